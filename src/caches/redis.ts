@@ -1,0 +1,74 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Settings } from '../config/settings';
+
+/**
+ * Redis connections and key layout (DESIGN.md, "Redis layout"). The request path fails fast so an
+ * outage becomes a quick 503; workers wait patiently for Redis to come back.
+ */
+
+export type { Redis } from 'ioredis';
+
+/** Reconnect forever, backing off to one attempt every two seconds. */
+const retryStrategy = (times: number) => Math.min(times * 100, 2000);
+
+/** A connection for the API's request path: no offline queue, short timeouts. */
+export function createRequestPathRedis(settings: Pick<Settings, 'redisUrl'>, name: string): Redis {
+  const options: RedisOptions = {
+    connectionName: name,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 1000,
+    connectTimeout: 1000,
+    retryStrategy,
+  };
+  return new Redis(settings.redisUrl, options);
+}
+
+/** A connection for workers and BullMQ: commands wait for Redis to return (BullMQ needs this). */
+export function createWorkerRedis(settings: Pick<Settings, 'redisUrl'>, name: string): Redis {
+  return new Redis(settings.redisUrl, {
+    connectionName: name,
+    maxRetriesPerRequest: null,
+    connectTimeout: 5000,
+    retryStrategy,
+  });
+}
+
+/** The key layout, with the optional `REDIS_KEY_PREFIX` in front of every key. */
+export interface RedisKeys {
+  config(publicKey: string): string;
+  rev(publicKey: string): string;
+  claim(publicKey: string): string;
+  /** BullMQ's queue prefix. */
+  bullPrefix: string;
+  /** Anything else this service stores, e.g. `relay-key:<id>`. */
+  other(name: string): string;
+}
+
+export function redisKeys(prefix: string): RedisKeys {
+  return {
+    config: (publicKey) => `${prefix}relayconfig:${publicKey}`,
+    rev: (publicKey) => `${prefix}relayconfig:${publicKey}.rev`,
+    claim: (publicKey) => `${prefix}relayconfig-debounce:k:${publicKey}`,
+    bullPrefix: `${prefix}bull`,
+    other: (name) => `${prefix}${name}`,
+  };
+}
+
+/** True for the errors ioredis raises while Redis is unreachable (not for script or type errors). */
+export function isRedisUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const name = error.name;
+  const message = error.message;
+  return (
+    name === 'MaxRetriesPerRequestError' ||
+    message.includes("Stream isn't writeable") ||
+    message.includes('Connection is closed') ||
+    message.includes('Command timed out') ||
+    message.includes('ECONNREFUSED') ||
+    message.includes('ECONNRESET') ||
+    message.includes('ETIMEDOUT') ||
+    message.startsWith('LOADING') ||
+    message.startsWith('MASTERDOWN')
+  );
+}

@@ -1,0 +1,256 @@
+import { BlockList, isIP } from 'node:net';
+import { z } from 'zod';
+import { parseRelayPublicKey } from '../relay-auth/keys';
+
+/**
+ * The only module that reads the environment. Every other module receives a `Settings` object,
+ * so tests and entry points configure the service the same way.
+ */
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Used only when NODE_ENV is development or test and no SYSTEM_SECRET_KEY is set. */
+export const DEVELOPMENT_SYSTEM_SECRET = 'relay-config-server-development-secret-do-not-use-in-production';
+
+export interface StaticRelay {
+  publicKey: string;
+  internal: boolean;
+}
+
+export interface Settings {
+  nodeEnv: 'development' | 'test' | 'production';
+  databaseUrl: string;
+  redisUrl: string;
+  redisKeyPrefix: string;
+  port: number;
+  workerPort: number;
+  systemSecretKey: string;
+  relayWhitelistPk: string[];
+  relayStaticAuth: Record<string, StaticRelay>;
+  internalSystemIps: string[];
+  trustProxy: boolean;
+  relayOpenRegistration: boolean;
+  relayAllowTrusted: boolean;
+  allowedOrigins: string[];
+  configCacheTtlS: number;
+  buildClaimTtlS: number;
+  buildBatchSize: number;
+  workerConcurrency: number;
+  invalidationDelayMs: number;
+  bullBoardUser: string;
+  bullBoardPassword: string;
+  bullBoardReadOnly: boolean;
+  logLevel: (typeof LOG_LEVELS)[number];
+  globalConfig: Record<string, unknown>;
+}
+
+export class SettingsError extends Error {
+  constructor(readonly problems: { key: string; message: string }[]) {
+    super(
+      `Invalid settings (${problems.length}):\n` +
+        problems.map((p) => `  ${p.key}: ${p.message}`).join('\n'),
+    );
+    this.name = 'SettingsError';
+  }
+}
+
+const list = z
+  .string()
+  .transform((s) => s.split(',').map((part) => part.trim()).filter((part) => part.length > 0));
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false'], { error: 'must be "true" or "false"' })
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true');
+
+const int = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((s, ctx) => {
+      const n = /^\d+$/.test(s.trim()) ? Number(s.trim()) : Number.NaN;
+      if (!Number.isSafeInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be an integer from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const url = (protocols: string[], fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .refine(
+      (s) => {
+        try {
+          return protocols.includes(new URL(s).protocol);
+        } catch {
+          return false;
+        }
+      },
+      { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+    );
+
+const relayPublicKeys = list.refine((keys) => keys.every((k) => parseRelayPublicKey(k) !== null), {
+  message: 'every entry must be a relay public key (43 characters of unpadded base64url)',
+});
+
+const cidrs = list.refine((entries) => entries.every((e) => parseCidr(e) !== null), {
+  message: 'every entry must be an IP address or a CIDR such as 10.0.0.0/8 or fd00::/8',
+});
+
+const staticAuth = z
+  .string()
+  .default('')
+  .transform((s, ctx) => {
+    if (s.trim() === '') return {} as Record<string, StaticRelay>;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(s);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON: {"<relay id>": {"public_key": "...", "internal": true}}' });
+      return z.NEVER;
+    }
+    const entry = z.object({ public_key: z.string(), internal: z.boolean().default(false) });
+    const parsed = z.record(z.string(), entry).safeParse(raw);
+    if (!parsed.success) {
+      ctx.addIssue({ code: 'custom', message: 'must map relay ids to {"public_key": string, "internal": boolean}' });
+      return z.NEVER;
+    }
+    const out: Record<string, StaticRelay> = {};
+    for (const [relayId, value] of Object.entries(parsed.data)) {
+      if (!UUID_RE.test(relayId)) {
+        ctx.addIssue({ code: 'custom', message: `relay id "${relayId}" is not a lower-case UUID` });
+        return z.NEVER;
+      }
+      if (parseRelayPublicKey(value.public_key) === null) {
+        ctx.addIssue({ code: 'custom', message: `public_key of relay ${relayId} is not a relay public key` });
+        return z.NEVER;
+      }
+      out[relayId] = { publicKey: value.public_key, internal: value.internal };
+    }
+    return out;
+  });
+
+const jsonObject = z
+  .string()
+  .default('{}')
+  .transform((s, ctx) => {
+    try {
+      const v: unknown = JSON.parse(s);
+      if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+    } catch {
+      // reported below
+    }
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON object' });
+    return z.NEVER;
+  });
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  DATABASE_URL: url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/postgres'),
+  REDIS_URL: url(['redis:', 'rediss:'], 'redis://127.0.0.1:6379/0'),
+  REDIS_KEY_PREFIX: z.string().default(''),
+  PORT: int(3000, 0, 65535),
+  WORKER_PORT: int(3001, 0, 65535),
+  SYSTEM_SECRET_KEY: z.string().default(''),
+  RELAY_WHITELIST_PK: relayPublicKeys.default([]),
+  RELAY_STATIC_AUTH: staticAuth,
+  INTERNAL_SYSTEM_IPS: cidrs.default([]),
+  TRUST_PROXY: bool(false),
+  RELAY_OPEN_REGISTRATION: bool(true),
+  RELAY_ALLOW_TRUSTED: bool(false),
+  ALLOWED_ORIGINS: list.default([]),
+  CONFIG_CACHE_TTL_S: int(3600, 1, 30 * 24 * 3600),
+  BUILD_CLAIM_TTL_S: int(10, 1, 3600),
+  BUILD_BATCH_SIZE: int(500, 1, 500),
+  WORKER_CONCURRENCY: int(4, 1, 1000),
+  INVALIDATION_DELAY_MS: int(500, 0, 600_000),
+  BULL_BOARD_USER: z.string().default(''),
+  BULL_BOARD_PASSWORD: z.string().default(''),
+  BULL_BOARD_READ_ONLY: bool(true),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  RELAY_GLOBAL_CONFIG: jsonObject,
+});
+
+/**
+ * Reads and validates the settings. Throws a `SettingsError` naming every bad key at once.
+ * Empty strings count as unset, as a shell `FOO=` usually means "use the default".
+ */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = schema.safeParse(input);
+  const problems: { key: string; message: string }[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0] ?? '(settings)');
+      const message = issue.code === 'invalid_value' ? `must be one of ${issue.values.join(', ')}` : issue.message;
+      problems.push({ key, message });
+    }
+  }
+  const data = parsed.success ? parsed.data : undefined;
+  let systemSecretKey = data?.SYSTEM_SECRET_KEY ?? '';
+  const nodeEnv = data?.NODE_ENV ?? 'development';
+  if (systemSecretKey === '') {
+    if (nodeEnv === 'production') {
+      problems.push({ key: 'SYSTEM_SECRET_KEY', message: 'is required when NODE_ENV=production (use a long random string, the same on every replica)' });
+    } else {
+      systemSecretKey = DEVELOPMENT_SYSTEM_SECRET;
+    }
+  }
+  if (problems.length > 0 || !data) throw new SettingsError(problems);
+  return {
+    nodeEnv,
+    databaseUrl: data.DATABASE_URL,
+    redisUrl: data.REDIS_URL,
+    redisKeyPrefix: data.REDIS_KEY_PREFIX,
+    port: data.PORT,
+    workerPort: data.WORKER_PORT,
+    systemSecretKey,
+    relayWhitelistPk: data.RELAY_WHITELIST_PK,
+    relayStaticAuth: data.RELAY_STATIC_AUTH,
+    internalSystemIps: data.INTERNAL_SYSTEM_IPS,
+    trustProxy: data.TRUST_PROXY,
+    relayOpenRegistration: data.RELAY_OPEN_REGISTRATION,
+    relayAllowTrusted: data.RELAY_ALLOW_TRUSTED,
+    allowedOrigins: data.ALLOWED_ORIGINS,
+    configCacheTtlS: data.CONFIG_CACHE_TTL_S,
+    buildClaimTtlS: data.BUILD_CLAIM_TTL_S,
+    buildBatchSize: data.BUILD_BATCH_SIZE,
+    workerConcurrency: data.WORKER_CONCURRENCY,
+    invalidationDelayMs: data.INVALIDATION_DELAY_MS,
+    bullBoardUser: data.BULL_BOARD_USER,
+    bullBoardPassword: data.BULL_BOARD_PASSWORD,
+    bullBoardReadOnly: data.BULL_BOARD_READ_ONLY,
+    logLevel: data.LOG_LEVEL,
+    globalConfig: data.RELAY_GLOBAL_CONFIG,
+  };
+}
+
+/** Parses `10.0.0.0/8`, `fd00::/8` or a bare address into a prefix; null when malformed. */
+export function parseCidr(entry: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {
+  const [address, prefixText, ...rest] = entry.split('/');
+  if (rest.length > 0 || address === undefined) return null;
+  const version = isIP(address);
+  if (version === 0) return null;
+  const max = version === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? max : /^\d+$/.test(prefixText) ? Number(prefixText) : -1;
+  if (prefix < 0 || prefix > max) return null;
+  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
+}
+
+/** A BlockList of the internal CIDRs; IPv4-mapped IPv6 callers match IPv4 ranges. */
+export function internalIpList(settings: Pick<Settings, 'internalSystemIps'>): BlockList {
+  const blocks = new BlockList();
+  for (const entry of settings.internalSystemIps) {
+    const cidr = parseCidr(entry);
+    if (cidr) blocks.addSubnet(cidr.address, cidr.prefix, cidr.family);
+  }
+  return blocks;
+}

@@ -1,0 +1,7 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261125000000Initial } from './Migration20261125000000Initial';
+
+/** Listed explicitly so compiled builds need no globbing. Append new migrations at the end. */
+export const migrationsList: MigrationObject[] = [
+  { name: 'Migration20261125000000Initial', class: Migration20261125000000Initial },
+];

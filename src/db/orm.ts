@@ -1,0 +1,95 @@
+import { MikroORM, type Options, type LogContext, type LoggerNamespace, type Logger as OrmLogger, type LoggerOptions } from '@mikro-orm/core';
+import { Migrator } from '@mikro-orm/migrations';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import type { Logger } from 'pino';
+import type { Settings } from '../config/settings';
+import { allEntities } from './entities';
+import { migrationsList } from './migrations';
+import { recordQuery } from './query-counter';
+
+export type Orm = MikroORM<PostgreSqlDriver>;
+export type { EntityManager } from '@mikro-orm/postgresql';
+
+export interface OrmOptions {
+  /** Longest wait for a pooled connection: short on the request path, patient in workers. */
+  acquireTimeoutMs?: number;
+  poolMax?: number;
+}
+
+/** Sends MikroORM's messages to pino and counts every SQL statement for the query counter. */
+class PinoOrmLogger implements OrmLogger {
+  constructor(private readonly pino: Logger) {}
+  log(namespace: LoggerNamespace, message: string, context?: LogContext): void {
+    this.pino.debug({ namespace, ...(context ? { level: context.level } : {}) }, message);
+  }
+  error(namespace: LoggerNamespace, message: string): void {
+    this.pino.error({ namespace }, message);
+  }
+  warn(namespace: LoggerNamespace, message: string): void {
+    this.pino.warn({ namespace }, message);
+  }
+  logQuery(context: { query: string } & LogContext): void {
+    recordQuery();
+    if (context.level === 'error') this.pino.warn({ namespace: 'query', took: context.took }, context.query);
+    else if (this.pino.isLevelEnabled('trace')) this.pino.trace({ namespace: 'query', took: context.took }, context.query);
+  }
+  setDebugMode(): void {}
+  isEnabled(): boolean {
+    return true;
+  }
+}
+
+/** The ORM configuration shared by every role. */
+export function ormConfig(settings: Pick<Settings, 'databaseUrl'>, logger: Logger, options: OrmOptions = {}): Options<PostgreSqlDriver> {
+  return {
+    driver: PostgreSqlDriver,
+    clientUrl: settings.databaseUrl,
+    entities: allEntities,
+    extensions: [Migrator],
+    discovery: { warnWhenNoEntities: false },
+    // Entities are read by workers and written by the API; no implicit transactions on reads.
+    implicitTransactions: true,
+    forceUtcTimezone: true,
+    allowGlobalContext: false,
+    loadStrategy: 'select-in',
+    pool: { min: 0, max: options.poolMax ?? 10, acquireTimeoutMillis: options.acquireTimeoutMs ?? 30_000 },
+    driverOptions: { connection: { connectionTimeoutMillis: Math.min(options.acquireTimeoutMs ?? 10_000, 10_000) } },
+    loggerFactory: (_: LoggerOptions) => new PinoOrmLogger(logger.child({ component: 'orm' })),
+    debug: true,
+    migrations: {
+      migrationsList,
+      transactional: true,
+      allOrNothing: true,
+      tableName: 'mikro_orm_migrations',
+      snapshot: false,
+    },
+  };
+}
+
+/** Initialises the ORM without connecting: the pool connects on first use and recovers by itself. */
+export async function initOrm(settings: Pick<Settings, 'databaseUrl'>, logger: Logger, options: OrmOptions = {}): Promise<Orm> {
+  return MikroORM.init<PostgreSqlDriver>({ ...ormConfig(settings, logger, options), connect: false });
+}
+
+/** A stable id for the migration advisory lock ("relaycfg" in ASCII, as a bigint). */
+const MIGRATION_LOCK_ID = '8245931030573033319';
+
+/**
+ * Applies pending migrations under a PostgreSQL advisory lock, so replicas that start together
+ * migrate one after another (the later ones find nothing left to do). Returns the names applied.
+ */
+export async function applyMigrations(orm: Orm): Promise<string[]> {
+  const knex = orm.em.getConnection().getKnex();
+  const lockConnection = await knex.client.acquireConnection();
+  try {
+    await lockConnection.query(`select pg_advisory_lock(${MIGRATION_LOCK_ID})`);
+    try {
+      const applied = await orm.getMigrator().up();
+      return applied.map((m) => m.name);
+    } finally {
+      await lockConnection.query(`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`);
+    }
+  } finally {
+    await knex.client.releaseConnection(lockConnection);
+  }
+}

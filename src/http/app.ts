@@ -1,0 +1,33 @@
+import express, { type Express } from 'express';
+import type { Container } from '../container';
+import { errorHandler, notFoundHandler } from './error-handler';
+
+/**
+ * The Express app of the API. Never listens: the entry point and the tests both call this and
+ * decide what to do with it.
+ */
+export function createApp(container: Container): Express {
+  const app = express();
+  // Express's default ETag hashes every body; Relay never sends If-None-Match.
+  app.set('etag', false);
+  app.set('x-powered-by', false);
+  app.set('trust proxy', container.settings.trustProxy);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    const checks = await container.readiness();
+    const ready = checks.postgres && checks.redis;
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.type(container.metrics.registry.contentType).send(await container.metrics.registry.metrics());
+  });
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(container.logger));
+  return app;
+}

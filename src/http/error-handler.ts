@@ -1,0 +1,44 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { isRedisUnavailable } from '../caches/redis';
+import { isPostgresUnavailable } from '../db/availability';
+import { AppError, MalformedJsonError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError, UnsupportedMediaTypeError } from '../errors';
+
+/** Maps what body-parser, Redis and PostgreSQL throw onto the error catalogue. */
+export function toAppError(error: unknown): AppError | null {
+  if (error instanceof AppError) return error;
+  const type = (error as { type?: unknown } | null)?.type;
+  if (type === 'entity.parse.failed') return new MalformedJsonError();
+  if (type === 'entity.too.large') return new PayloadTooLargeError(String((error as { limit?: unknown }).limit ?? 'the limit') + ' bytes');
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new UnsupportedMediaTypeError();
+  if (type === 'request.aborted' || type === 'request.size.invalid' || type === 'stream.encoding.set') {
+    return new AppError('bad_request', 400, 'The request body could not be read');
+  }
+  if (isRedisUnavailable(error)) return new ServiceUnavailableError('redis');
+  if (isPostgresUnavailable(error)) return new ServiceUnavailableError('postgres');
+  return null;
+}
+
+/** The one place errors become responses: catalogue errors as they say, anything else a logged 500. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const appError = toAppError(error);
+    if (res.headersSent) {
+      logger.error({ err: error, path: req.path }, 'error after the response started');
+      res.destroy();
+      return;
+    }
+    if (!appError) {
+      logger.error({ err: error, method: req.method, path: req.path }, 'unhandled error');
+      res.status(500).json({ detail: 'Internal server error' });
+      return;
+    }
+    if (appError.status >= 500) logger.warn({ code: appError.code, path: req.path }, appError.message);
+    res.status(appError.status).set(appError.headers).json(appError.body);
+  };
+}
+
+/** JSON 404 for every path no route took. */
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new NotFoundError(`No route for ${req.method} ${req.path}`));
+};

@@ -1,0 +1,47 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The Prometheus metrics of one process (DESIGN.md, "Observability"), on their own registry. */
+export interface Metrics {
+  registry: Registry;
+  /** v3 keys answered from the cache, listed as pending, or answered `unchanged`. */
+  projectConfigKeys: Counter<'result'>;
+  /** Keys another request had already claimed (a build was in flight). */
+  buildClaimConflicts: Counter;
+  /** Build jobs enqueued by the API. */
+  buildJobsScheduled: Counter;
+  /** Configs computed, by trigger (build job, invalidation, sync request); one per key. */
+  projectConfigBuilds: Counter<'trigger'>;
+  buildJobDuration: Histogram<'queue'>;
+  buildJobKeys: Histogram;
+  buildJobQueries: Histogram;
+  buildJobsFailed: Counter;
+  invalidationsScheduled: Counter<'scope'>;
+  invalidationsProcessed: Counter<'scope'>;
+  staleWritesRefused: Counter;
+  httpRequests: Counter<'route' | 'status'>;
+  queueDepth: Gauge<'queue' | 'state'>;
+}
+
+export function createMetrics(role: string): Metrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ role });
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const keysPerJob = [1, 5, 10, 50, 100, 250, 500];
+  return {
+    registry,
+    projectConfigKeys: new Counter({ name: 'relay_projectconfig_keys_total', help: 'v3 keys answered, by result (cached, pending, unchanged, invalid)', labelNames: ['result'], registers }),
+    buildClaimConflicts: new Counter({ name: 'relay_projectconfig_claim_conflicts_total', help: 'Missing keys another request had already claimed for a build', registers }),
+    buildJobsScheduled: new Counter({ name: 'relay_projectconfig_build_jobs_scheduled_total', help: 'Build jobs enqueued', registers }),
+    projectConfigBuilds: new Counter({ name: 'relay_projectconfig_builds_total', help: 'Project configs computed (one per key), by trigger', labelNames: ['trigger'], registers }),
+    buildJobDuration: new Histogram({ name: 'relay_projectconfig_job_duration_seconds', help: 'Duration of build and invalidation jobs', labelNames: ['queue'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
+    buildJobKeys: new Histogram({ name: 'relay_projectconfig_job_keys', help: 'Keys per build job', buckets: keysPerJob, registers }),
+    buildJobQueries: new Histogram({ name: 'relay_projectconfig_job_sql_queries', help: 'SQL statements per build job', buckets: [1, 2, 3, 4, 5, 6, 8, 10, 20, 50], registers }),
+    buildJobsFailed: new Counter({ name: 'relay_projectconfig_job_failures_total', help: 'Build job attempts that failed', registers }),
+    invalidationsScheduled: new Counter({ name: 'relay_projectconfig_invalidations_scheduled_total', help: 'Invalidations scheduled after commit, by scope', labelNames: ['scope'], registers }),
+    invalidationsProcessed: new Counter({ name: 'relay_projectconfig_invalidations_total', help: 'Invalidations processed, by scope', labelNames: ['scope'], registers }),
+    staleWritesRefused: new Counter({ name: 'relay_projectconfig_stale_writes_refused_total', help: 'Config writes refused because the data changed after they were read', registers }),
+    httpRequests: new Counter({ name: 'http_requests_total', help: 'HTTP requests, by route and status', labelNames: ['route', 'status'], registers }),
+    queueDepth: new Gauge({ name: 'relay_queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers }),
+  };
+}

@@ -1,0 +1,163 @@
+import { z } from 'zod';
+import { parseCidr } from '../config/settings';
+import { parseRelayPublicKey } from '../relay-auth/keys';
+import { validatePiiConfig } from './pii-config';
+
+/**
+ * Every option key the service knows: where it may be stored, its schema and its registered
+ * default. Project options are also what project templates store.
+ */
+
+export type OptionScope = 'organization' | 'project';
+
+export interface OptionDefinition<T = unknown> {
+  key: string;
+  scopes: readonly OptionScope[];
+  schema: z.ZodType<T>;
+  default: T;
+  /** One line for error messages and documentation. */
+  description: string;
+}
+
+const stringList = z.array(z.string().max(2000)).max(1000);
+const filterSwitch = z.enum(['0', '1']);
+
+const piiConfigText = z.string().superRefine((text, ctx) => {
+  if (text.trim() === '') return;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'Invalid JSON' });
+    return;
+  }
+  const problem = validatePiiConfig(parsed);
+  if (problem) ctx.addIssue({ code: 'custom', message: `Invalid PII config: ${problem}` });
+});
+
+export const trustedRelaySchema = z.object({
+  publicKey: z.string().refine((k) => parseRelayPublicKey(k) !== null, 'Invalid relay public key'),
+  name: z.string().min(1),
+  description: z.string().default(''),
+  created: z.string(),
+  lastModified: z.string(),
+});
+export type TrustedRelay = z.infer<typeof trustedRelaySchema>;
+
+export const DEFAULT_BREAKDOWNS = {
+  span_ops: { type: 'span_operations', matches: ['http', 'db', 'browser', 'resource'] },
+};
+
+export const LEGACY_BROWSER_SUBFILTERS = [
+  'default',
+  'ie_pre_9',
+  'ie9',
+  'ie10',
+  'ie11',
+  'opera_pre_15',
+  'opera_mini_pre_8',
+  'android_pre_4',
+  'safari_pre_6',
+  'edge_pre_79',
+] as const;
+
+function define<T>(
+  key: string,
+  scopes: readonly OptionScope[],
+  schema: z.ZodType<T>,
+  fallback: T,
+  description: string,
+): OptionDefinition<T> {
+  return { key, scopes, schema, default: fallback, description };
+}
+
+const ORG = ['organization'] as const;
+const PROJECT = ['project'] as const;
+const BOTH = ['organization', 'project'] as const;
+
+export const OPTION_DEFINITIONS: readonly OptionDefinition[] = [
+  define('sentry:require_scrub_data', ORG, z.boolean(), false, 'force data scrubbing in every project'),
+  define('sentry:require_scrub_defaults', ORG, z.boolean(), false, 'force the default scrubbers in every project'),
+  define('sentry:require_scrub_ip_address', ORG, z.boolean(), false, 'force IP address scrubbing in every project'),
+  define('sentry:trusted-relays', ORG, z.array(trustedRelaySchema), [] as TrustedRelay[], 'relays trusted by the organization'),
+  define('sentry:event_retention', ORG, z.number().int().min(1).max(3650).nullable(), null as number | null, 'event retention in days'),
+  define('sentry:scrub_data', PROJECT, z.boolean(), true, 'scrub data'),
+  define('sentry:scrub_defaults', PROJECT, z.boolean(), true, 'use the default scrubbers'),
+  define('sentry:scrub_ip_address', PROJECT, z.boolean(), false, 'scrub IP addresses'),
+  define('sentry:sensitive_fields', BOTH, stringList, [] as string[], 'extra field names to scrub'),
+  define('sentry:safe_fields', BOTH, stringList, [] as string[], 'field names never scrubbed'),
+  define('sentry:relay_pii_config', BOTH, piiConfigText, '', 'advanced data scrubbing rules (JSON text)'),
+  define('sentry:features', BOTH, z.array(z.string().regex(/^[a-z0-9:._-]+$/i).max(200)).max(200), [] as string[], 'feature flags Relay understands'),
+  define('sentry:origins', PROJECT, stringList, ['*'], 'allowed domains'),
+  define('sentry:breakdowns', PROJECT, z.record(z.string(), z.record(z.string(), z.unknown())), DEFAULT_BREAKDOWNS as Record<string, Record<string, unknown>>, 'span breakdowns'),
+  define('filters:browser-extensions', PROJECT, filterSwitch, '0', 'inbound filter: browser extensions'),
+  define('filters:localhost', PROJECT, filterSwitch, '0', 'inbound filter: localhost'),
+  define('filters:web-crawlers', PROJECT, filterSwitch, '0', 'inbound filter: web crawlers'),
+  define('filters:filtered-transaction', PROJECT, filterSwitch, '0', 'inbound filter: health checks'),
+  define(
+    'filters:legacy-browsers',
+    PROJECT,
+    z.union([filterSwitch, z.array(z.enum(LEGACY_BROWSER_SUBFILTERS))]),
+    '0' as '0' | '1' | string[],
+    'inbound filter: legacy browsers ("1" or a list of subfilters)',
+  ),
+  define('sentry:error_messages', PROJECT, stringList, [] as string[], 'error message patterns to drop'),
+  define('sentry:releases', PROJECT, stringList, [] as string[], 'release patterns to drop'),
+  define(
+    'sentry:blacklisted_ips',
+    PROJECT,
+    z.array(z.string().refine((ip) => parseCidr(ip) !== null, 'must be an IP address or CIDR')).max(1000),
+    [] as string[],
+    'client IPs to drop',
+  ),
+  define('sentry:csp_ignored_sources_defaults', PROJECT, z.boolean(), true, 'drop CSP reports from the default noisy sources'),
+  define('sentry:csp_ignored_sources', PROJECT, stringList, [] as string[], 'extra CSP sources to drop'),
+];
+
+const BY_KEY = new Map(OPTION_DEFINITIONS.map((d) => [d.key, d]));
+
+/** The definition of a known key, or undefined. */
+export function optionDefinition(key: string): OptionDefinition | undefined {
+  return BY_KEY.get(key);
+}
+
+export class OptionValidationError extends Error {
+  constructor(
+    readonly optionKey: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'OptionValidationError';
+  }
+}
+
+/** Throws `OptionValidationError` unless the key is known and may be stored at this scope. */
+export function assertKnownOption(scope: OptionScope, key: string): OptionDefinition {
+  const definition = BY_KEY.get(key);
+  if (!definition) throw new OptionValidationError(key, `Unknown option "${key}"`);
+  if (!definition.scopes.includes(scope)) throw new OptionValidationError(key, `Option "${key}" cannot be set on a ${scope}`);
+  return definition;
+}
+
+/** Validates a value for a scope; returns the parsed value or throws `OptionValidationError`. */
+export function validateOption(scope: OptionScope, key: string, value: unknown): unknown {
+  const definition = assertKnownOption(scope, key);
+  const parsed = definition.schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+    throw new OptionValidationError(key, `Invalid value for "${key}"${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+export type OptionValues = ReadonlyMap<string, unknown>;
+
+/** An option's effective value: the stored value, else the template's, else the registered default. */
+export function resolveOption<T = unknown>(key: string, own: OptionValues, template?: OptionValues | null): T {
+  if (own.has(key)) return own.get(key) as T;
+  if (template?.has(key)) return template.get(key) as T;
+  const definition = BY_KEY.get(key);
+  if (!definition) throw new Error(`resolveOption: unknown option ${key}`);
+  return definition.default as T;
+}
