@@ -1,22 +1,38 @@
 import type { Logger } from 'pino';
+import { createBuildClaims, type BuildClaims } from './caches/build-claims';
+import { createConfigGenerations, type ConfigGenerations } from './caches/config-generations';
+import { createRedisProjectConfigCache, type ProjectConfigCache } from './caches/project-config-cache';
 import { createRequestPathRedis, redisKeys, type Redis, type RedisKeys } from './caches/redis';
+import { createRelayKeyCache, type RelayKeyCache } from './caches/relay-key-cache';
 import type { Settings } from './config/settings';
+import { ConfigChangeSubscriber } from './db/config-change-subscriber';
 import { initOrm, type Orm } from './db/orm';
 import { createLogger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
+import { createBuildQueue, type BuildQueue } from './queues/build.queue';
+import { createInvalidateQueue, createInvalidationScheduler, type InvalidateQueue, type InvalidationScheduler } from './queues/invalidate.queue';
+import { createInternalPolicy, type InternalPolicy } from './relay-auth/internal-policy';
 
 export type Role = 'api' | 'worker' | 'all' | 'cli';
 
-/** Everything a process shares: settings, logger, ORM, Redis, metrics; closed together. */
+/** Everything a process shares: settings, logger, ORM, Redis, caches, queues, metrics; closed together. */
 export interface Container {
   role: Role;
   settings: Settings;
   logger: Logger;
   orm: Orm;
-  /** The fail-fast connection of the request path. */
+  /** The fail-fast connection of the request path (also the queues' producer connection). */
   redis: Redis;
   keys: RedisKeys;
   metrics: Metrics;
+  configCache: ProjectConfigCache;
+  buildClaims: BuildClaims;
+  generations: ConfigGenerations;
+  relayKeys: RelayKeyCache;
+  internalPolicy: InternalPolicy;
+  buildQueue: BuildQueue;
+  invalidateQueue: InvalidateQueue;
+  invalidations: InvalidationScheduler;
   /** Whether PostgreSQL and Redis answer right now (for `/readyz`). */
   readiness(): Promise<{ postgres: boolean; redis: boolean }>;
   close(): Promise<void>;
@@ -26,6 +42,9 @@ export interface ContainerOptions {
   logger?: Logger;
 }
 
+const withTimeout = <T>(promise: Promise<T>, ms: number) =>
+  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
+
 /** Wires the process's dependencies. Connects lazily: a dependency that is down does not stop start-up. */
 export async function createContainer(settings: Settings, role: Role, options: ContainerOptions = {}): Promise<Container> {
   const logger = options.logger ?? createLogger(settings, role);
@@ -33,10 +52,17 @@ export async function createContainer(settings: Settings, role: Role, options: C
   const orm = await initOrm(settings, logger, requestPath ? { acquireTimeoutMs: 2000, poolMax: 10 } : { acquireTimeoutMs: 30_000, poolMax: 10 });
   const redis = createRequestPathRedis(settings, `relaycfg-${role}`);
   redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
+  const keys = redisKeys(settings.redisKeyPrefix);
   const metrics = createMetrics(role);
-
-  const withTimeout = <T>(promise: Promise<T>, ms: number) =>
-    Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
+  const generations = createConfigGenerations(redis, keys, { markerTtlMs: settings.invalidationDelayMs + 60_000 });
+  const buildQueue = createBuildQueue(redis, keys.bullPrefix);
+  const invalidateQueue = createInvalidateQueue(redis, keys.bullPrefix);
+  for (const queue of [buildQueue, invalidateQueue]) queue.on('error', (err) => logger.debug({ err: err.message, queue: queue.name }, 'queue error'));
+  const invalidations = createInvalidationScheduler(invalidateQueue, generations, settings.invalidationDelayMs, (change) =>
+    metrics.invalidationsScheduled.inc({ scope: change.scope.scope }),
+  );
+  // Every committed change to config data schedules its invalidation, whoever made it.
+  orm.em.getEventManager().registerSubscriber(new ConfigChangeSubscriber((changes) => invalidations.schedule(changes), () => orm.em.fork(), logger));
 
   return {
     role,
@@ -44,8 +70,16 @@ export async function createContainer(settings: Settings, role: Role, options: C
     logger,
     orm,
     redis,
-    keys: redisKeys(settings.redisKeyPrefix),
+    keys,
     metrics,
+    configCache: createRedisProjectConfigCache(redis, keys),
+    buildClaims: createBuildClaims(redis, keys, settings.buildClaimTtlS),
+    generations,
+    relayKeys: createRelayKeyCache(redis, keys),
+    internalPolicy: createInternalPolicy(settings),
+    buildQueue,
+    invalidateQueue,
+    invalidations,
     async readiness() {
       const [postgres, redisOk] = await Promise.all([
         withTimeout(orm.em.getConnection().execute('select 1'), 2000).then(() => true, () => false),
@@ -54,6 +88,7 @@ export async function createContainer(settings: Settings, role: Role, options: C
       return { postgres, redis: redisOk };
     },
     async close() {
+      await Promise.allSettled([buildQueue.close(), invalidateQueue.close()]);
       redis.disconnect();
       await orm.close(true);
     },

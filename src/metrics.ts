@@ -20,6 +20,8 @@ export interface Metrics {
   staleWritesRefused: Counter;
   httpRequests: Counter<'route' | 'status'>;
   queueDepth: Gauge<'queue' | 'state'>;
+  /** Where `queueDepth` reads its figures at scrape time (set by processes that own queues). */
+  queueDepthSource: (() => Promise<Record<string, Record<string, number>>>) | null;
 }
 
 export function createMetrics(role: string): Metrics {
@@ -28,7 +30,7 @@ export function createMetrics(role: string): Metrics {
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const keysPerJob = [1, 5, 10, 50, 100, 250, 500];
-  return {
+  const metrics: Metrics = {
     registry,
     projectConfigKeys: new Counter({ name: 'relay_projectconfig_keys_total', help: 'v3 keys answered, by result (cached, pending, unchanged, invalid)', labelNames: ['result'], registers }),
     buildClaimConflicts: new Counter({ name: 'relay_projectconfig_claim_conflicts_total', help: 'Missing keys another request had already claimed for a build', registers }),
@@ -42,6 +44,17 @@ export function createMetrics(role: string): Metrics {
     invalidationsProcessed: new Counter({ name: 'relay_projectconfig_invalidations_total', help: 'Invalidations processed, by scope', labelNames: ['scope'], registers }),
     staleWritesRefused: new Counter({ name: 'relay_projectconfig_stale_writes_refused_total', help: 'Config writes refused because the data changed after they were read', registers }),
     httpRequests: new Counter({ name: 'http_requests_total', help: 'HTTP requests, by route and status', labelNames: ['route', 'status'], registers }),
-    queueDepth: new Gauge({ name: 'relay_queue_jobs', help: 'Jobs per queue and state', labelNames: ['queue', 'state'], registers }),
+    queueDepth: new Gauge({
+      name: 'relay_queue_jobs',
+      help: 'Jobs per queue and state',
+      labelNames: ['queue', 'state'],
+      registers,
+      async collect() {
+        const depth = await metrics.queueDepthSource?.().catch(() => null);
+        for (const [queue, states] of Object.entries(depth ?? {})) for (const [state, count] of Object.entries(states)) this.set({ queue, state }, count);
+      },
+    }),
+    queueDepthSource: null,
   };
+  return metrics;
 }

@@ -1,4 +1,4 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseRelayPublicKey } from '../relay-auth/keys';
 
@@ -243,14 +243,4 @@ export function parseCidr(entry: string): { address: string; prefix: number; fam
   const prefix = prefixText === undefined ? max : /^\d+$/.test(prefixText) ? Number(prefixText) : -1;
   if (prefix < 0 || prefix > max) return null;
   return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
-}
-
-/** A BlockList of the internal CIDRs; IPv4-mapped IPv6 callers match IPv4 ranges. */
-export function internalIpList(settings: Pick<Settings, 'internalSystemIps'>): BlockList {
-  const blocks = new BlockList();
-  for (const entry of settings.internalSystemIps) {
-    const cidr = parseCidr(entry);
-    if (cidr) blocks.addSubnet(cidr.address, cidr.prefix, cidr.family);
-  }
-  return blocks;
 }

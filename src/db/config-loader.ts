@@ -99,3 +99,19 @@ export function configInputFor(sources: ConfigSources, publicKey: string): Proje
     templateOptions: project.template ? (sources.templateOptions.get(project.template.id) ?? NO_OPTIONS) : null,
   };
 }
+
+/** The public keys of an invalidation scope (one query, public keys only). */
+export async function listScopePublicKeys(
+  em: EntityManager,
+  scope: { scope: 'organization'; organizationId: number } | { scope: 'project'; projectId: number } | { scope: 'template'; templateId: number } | { scope: 'key'; publicKey: string },
+): Promise<string[]> {
+  if (scope.scope === 'key') return [scope.publicKey];
+  const where =
+    scope.scope === 'organization'
+      ? { project: { organization: scope.organizationId } }
+      : scope.scope === 'project'
+        ? { project: scope.projectId }
+        : { project: { template: scope.templateId } };
+  const rows = await em.find(ProjectKey, where, { fields: ['publicKey'], orderBy: { id: 'asc' }, disableIdentityMap: true });
+  return rows.map((row) => row.publicKey);
+}

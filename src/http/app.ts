@@ -1,6 +1,8 @@
 import express, { type Express } from 'express';
 import type { Container } from '../container';
+import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board';
 import { errorHandler, notFoundHandler } from './error-handler';
+import { relaysRouter } from './routes/relays';
 
 /**
  * The Express app of the API. Never listens: the entry point and the tests both call this and
@@ -8,7 +10,7 @@ import { errorHandler, notFoundHandler } from './error-handler';
  */
 export function createApp(container: Container): Express {
   const app = express();
-  // Express's default ETag hashes every body; Relay never sends If-None-Match.
+  // Express's default ETag hashes every body (costly on the config hot path); Relay never revalidates.
   app.set('etag', false);
   app.set('x-powered-by', false);
   app.set('trust proxy', container.settings.trustProxy);
@@ -26,6 +28,9 @@ export function createApp(container: Container): Express {
   app.get('/metrics', async (_req, res) => {
     res.type(container.metrics.registry.contentType).send(await container.metrics.registry.metrics());
   });
+
+  app.use('/api/0/relays', relaysRouter(container));
+  app.use(BULL_BOARD_PATH, bullBoardRouter(container));
 
   app.use(notFoundHandler);
   app.use(errorHandler(container.logger));

@@ -1,0 +1,71 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { loadSettings, SettingsError, type Settings } from '../config/settings';
+import { createContainer, type Container } from '../container';
+import { OptionValidationError } from '../options/registry';
+import { CliError } from './cli-error';
+import { commands, type Command } from './commands';
+
+/**
+ * `npm run -s cli -- <command> …`: results on stdout (JSON or plain lines), errors on stderr
+ * with exit code 1 (ADMIN_API.md, "CLI").
+ */
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(24)} ${c.summary}`);
+  return `Usage: npm run -s cli -- <command> [options]\n\nCommands:\n${lines.join('\n')}\n`;
+}
+
+/** Finds the command named by the first one or two words. */
+function findCommand(argv: string[]): { name: string; command: Command } | null {
+  for (const words of [2, 1]) {
+    const name = argv.slice(0, words).join(' ');
+    const command = commands[name];
+    if (command) return { name, command };
+  }
+  return null;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const wantsHelp = argv.includes('--help') || argv.includes('-h');
+  const found = findCommand(argv);
+  if (!found) {
+    process[wantsHelp || argv.length === 0 ? 'stdout' : 'stderr'].write(argv.length > 0 && !wantsHelp ? `error: unknown command "${argv.join(' ')}"\n${usage()}` : usage());
+    return wantsHelp ? 0 : 1;
+  }
+  const { name, command } = found;
+  if (wantsHelp) {
+    process.stdout.write(`${name}: ${command.summary}\n${command.usage ?? ''}\n`);
+    return 0;
+  }
+  let container: Container | undefined;
+  let settings: Settings | undefined;
+  try {
+    const parsed = parseArgs({ args: argv.slice(name.split(' ').length), options: command.options ?? {}, allowPositionals: true, strict: true } as ParseArgsConfig);
+    settings = loadSettings();
+    const loaded = settings;
+    await command.run({
+      values: parsed.values as Record<string, string | boolean | undefined>,
+      positionals: parsed.positionals,
+      settings: loaded,
+      container: async () => (container ??= await createContainer(loaded, 'cli')),
+      out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+    });
+    return 0;
+  } catch (error) {
+    const err = error as Error & { code?: string };
+    const isArgError = typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`error: ${err.message}\n`);
+    if (isArgError && command.usage) process.stderr.write(`usage: ${command.usage}\n`);
+    const expected = isArgError || err instanceof CliError || err instanceof SettingsError || err instanceof OptionValidationError;
+    if (!expected && settings && ['debug', 'trace'].includes(settings.logLevel)) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  } finally {
+    await container?.close();
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { DISABLED_JSON } from '../../caches/config-generations';
+import type { LookupResult } from '../../caches/build-claims';
+import { computeConfigsByProject, computeProjectConfigs, type ComputedConfig } from '../../db/compute-configs';
+import type { Container } from '../../container';
+import { AppError, BadRequestError, ServiceUnavailableError } from '../../errors';
+import { scheduleBuildProjectConfig } from '../../queues/build.queue';
+import type { AuthenticatedRelay } from '../../relay-auth/middleware';
+import { restrictConfig } from '../../relay-config/restricted-config';
+import type { ProjectConfig } from '../../relay-config/types';
+
+/**
+ * `POST /api/0/relays/projectconfigs/?version=N` (PROTOCOL.md §4). Version 3 is
+ * post-or-schedule by key and never touches PostgreSQL: each key is answered from the cache or
+ * claimed and scheduled for a build and listed in `pending`. Versions 1 and 2 and `noCache`
+ * compute synchronously with the same loader and builder.
+ */
+
+const MAX_KEYS = 500;
+/** Relay rejects responses over 20 MiB; stay below with room for the envelope. */
+export const MAX_RESPONSE_BYTES = 20 * 1024 * 1024 - 64 * 1024;
+const PUBLIC_KEY_RE = /^[0-9a-f]{32}$/;
+
+const requestSchema = z.object({
+  publicKeys: z.array(z.string(), { error: 'publicKeys must be a list of strings' }).max(MAX_KEYS, `publicKeys may hold at most ${MAX_KEYS} keys`).optional(),
+  revisions: z.array(z.string().nullable(), { error: 'revisions must be a list of strings or nulls' }).optional().nullable(),
+  fullConfig: z.boolean({ error: 'fullConfig must be a boolean' }).optional().nullable(),
+  noCache: z.boolean({ error: 'noCache must be a boolean' }).optional().nullable(),
+  global: z.boolean({ error: 'global must be a boolean' }).optional().nullable(),
+  projects: z
+    .array(z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/)]), { error: 'projects must be a list of project ids' })
+    .max(MAX_KEYS, `projects may hold at most ${MAX_KEYS} ids`)
+    .optional(),
+});
+type ConfigRequest = z.infer<typeof requestSchema>;
+
+function parseRequest(body: unknown): ConfigRequest {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('The request body must be a JSON object');
+  const parsed = requestSchema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new BadRequestError(issue.message.includes(' ') ? issue.message : `${issue.path.join('.')}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** Unique, well-formed keys in request order with their revisions (all null when the lengths differ). */
+function requestedKeys(request: ConfigRequest): { keys: string[]; revisions: (string | null)[] } {
+  const publicKeys = request.publicKeys ?? [];
+  const revisions = request.revisions && request.revisions.length === publicKeys.length ? request.revisions : null;
+  const seen = new Set<string>();
+  const keys: string[] = [];
+  const revs: (string | null)[] = [];
+  publicKeys.forEach((key, i) => {
+    if (!PUBLIC_KEY_RE.test(key) || seen.has(key)) return;
+    seen.add(key);
+    keys.push(key);
+    revs.push(revisions?.[i] ?? null);
+  });
+  return { keys, revisions: revs };
+}
+
+/** Builds the response text from stored JSON strings without parsing them again. */
+class ResponseWriter {
+  private readonly parts: string[] = [];
+  private bytes = 0;
+  /** Keys left out to stay under Relay's 20 MiB cap; v3 lists them as pending. */
+  readonly overflow: string[] = [];
+
+  addConfig(key: string, json: string): void {
+    const size = Buffer.byteLength(json) + key.length + 4;
+    if (this.bytes + size > MAX_RESPONSE_BYTES) {
+      this.overflow.push(key);
+      return;
+    }
+    this.parts.push(`"${key}":${json}`);
+    this.bytes += size;
+  }
+
+  finish(extra: { pending?: string[]; unchanged?: string[]; global?: Record<string, unknown> | null } = {}): string {
+    let body = `{"configs":{${this.parts.join(',')}}`;
+    if (extra.pending) body += `,"pending":${JSON.stringify([...extra.pending, ...this.overflow])}`;
+    if (extra.unchanged?.length) body += `,"unchanged":${JSON.stringify(extra.unchanged)}`;
+    if (extra.global) body += `,"global":${JSON.stringify(extra.global)},"globalStatus":"ready","global_status":"ready"`;
+    return `${body}}`;
+  }
+}
+
+export function projectConfigsHandler(container: Container) {
+  const { settings, metrics } = container;
+  const computeOptions = { allowedOrigins: settings.allowedOrigins };
+
+  /** Writes synchronously computed configs to the cache unless the data changed meanwhile. */
+  async function refreshCache(computed: ComputedConfig[], startedAt: number): Promise<void> {
+    await container.generations.writeIfCurrent(computed, startedAt, settings.configCacheTtlS, null);
+    metrics.projectConfigBuilds.inc({ trigger: 'request' }, computed.length);
+  }
+
+  async function computeNow(keys: string[]): Promise<ComputedConfig[]> {
+    const startedAt = await container.generations.current();
+    const computed = await computeProjectConfigs(container.orm.em.fork(), keys, computeOptions);
+    await refreshCache(computed, startedAt);
+    return computed;
+  }
+
+  async function versionThree(relay: AuthenticatedRelay, request: ConfigRequest, res: Response): Promise<void> {
+    const { keys, revisions } = requestedKeys(request);
+    const restricted = !relay.internal;
+    const writer = new ResponseWriter();
+    const pending: string[] = [];
+    const unchanged: string[] = [];
+    const global = request.global ? settings.globalConfig : null;
+
+    if (request.noCache) {
+      for (const c of await computeNow(keys)) writer.addConfig(c.publicKey, restricted ? restrictedJson(c.config, relay) : c.json);
+      metrics.projectConfigKeys.inc({ result: 'computed' }, keys.length);
+    } else {
+      const token = randomUUID();
+      const results = await container.buildClaims.lookupOrClaim(keys, revisions, token);
+      const claimed: string[] = [];
+      results.forEach((result: LookupResult, i) => {
+        const key = keys[i]!;
+        if (result.status === 'cached') writer.addConfig(key, restricted ? restrictedJson(JSON.parse(result.json) as ProjectConfig, relay) : result.json);
+        else if (result.status === 'unchanged') unchanged.push(key);
+        else {
+          pending.push(key);
+          if (result.status === 'claimed') claimed.push(key);
+        }
+      });
+      if (claimed.length > 0) await scheduleClaimed(claimed, token);
+      metrics.projectConfigKeys.inc({ result: 'cached' }, keys.length - pending.length - unchanged.length);
+      metrics.projectConfigKeys.inc({ result: 'pending' }, pending.length);
+      metrics.projectConfigKeys.inc({ result: 'unchanged' }, unchanged.length);
+      metrics.buildClaimConflicts.inc(pending.length - claimed.length);
+    }
+    sendJsonText(res, writer.finish({ pending, unchanged, global }));
+  }
+
+  /** Enqueues the build; if that fails the claims are freed so the next poll tries again. */
+  async function scheduleClaimed(claimed: string[], token: string): Promise<void> {
+    try {
+      const jobs = await withTimeout(scheduleBuildProjectConfig(container.buildQueue, claimed, token, settings.buildBatchSize), 2000);
+      metrics.buildJobsScheduled.inc(jobs);
+    } catch (error) {
+      await container.buildClaims.release(claimed, token).catch(() => undefined);
+      container.logger.warn({ err: (error as Error).message }, 'could not enqueue a build job');
+      throw new ServiceUnavailableError('redis');
+    }
+  }
+
+  async function versionTwo(relay: AuthenticatedRelay, request: ConfigRequest, res: Response): Promise<void> {
+    const { keys } = requestedKeys(request);
+    const writer = new ResponseWriter();
+    for (const c of await computeNow(keys)) writer.addConfig(c.publicKey, relay.internal ? c.json : restrictedJson(c.config, relay));
+    // Version 2 has no `pending`: a key past the cap is left out, which Relay reads as disabled.
+    sendJsonText(res, writer.finish());
+  }
+
+  async function versionOne(request: ConfigRequest, res: Response): Promise<void> {
+    const projectIds = [...new Set((request.projects ?? []).map(Number))];
+    const startedAt = await container.generations.current();
+    const byProject = await computeConfigsByProject(container.orm.em.fork(), projectIds, computeOptions);
+    await refreshCache([...byProject.values()].flatMap((p) => p.keys), startedAt);
+    const configs: Record<string, ProjectConfig> = {};
+    for (const [projectId, { config }] of byProject) configs[String(projectId)] = config;
+    res.json({ configs });
+  }
+
+  return async (req: Request, res: Response): Promise<void> => {
+    const relay = req.relay!;
+    if (!relay.internal && !settings.relayAllowTrusted) {
+      res.status(403).json('Relay unauthorized for config information');
+      return;
+    }
+    const version = typeof req.query.version === 'string' ? req.query.version : req.query.version === undefined ? '1' : '';
+    if (!['1', '2', '3'].includes(version)) {
+      res.status(400).json('Unsupported version, we only support versions 1 to 3.');
+      return;
+    }
+    const request = parseRequest(req.relayBody ?? {});
+    if (version === '3') return versionThree(relay, request, res);
+    if (version === '2') return versionTwo(relay, request, res);
+    if (!relay.internal) throw new AppError('forbidden', 403, 'Relay unauthorized for config information', 'Relay unauthorized for config information');
+    return versionOne(request, res);
+  };
+}
+
+function restrictedJson(config: ProjectConfig, relay: AuthenticatedRelay): string {
+  const restricted = restrictConfig(config, relay.publicKey);
+  return restricted.disabled ? DISABLED_JSON : JSON.stringify(restricted);
+}
+
+function sendJsonText(res: Response, text: string): void {
+  res.status(200).type('application/json').send(text);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,127 @@
+import express, { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { Container } from '../../container';
+import { Relay, RelayUsage } from '../../db/entities';
+import { AppError } from '../../errors';
+import { parseRelayPublicKey, verifyRelaySignature } from '../../relay-auth/keys';
+import { relayAuth, UUID_RE } from '../../relay-auth/middleware';
+import { createRegistrationToken, verifyRegistrationToken } from '../../relay-auth/registration-token';
+import { projectConfigsHandler } from './project-configs';
+
+/**
+ * The endpoints a Relay calls under `/api/0/relays/` (PROTOCOL.md §2). Registration sits outside
+ * the signature middleware: the relay is not known yet, so each step verifies its own signature.
+ */
+
+/** Max age of the self-signed challenge request and of the challenge token. */
+const REGISTRATION_MAX_AGE_S = 60;
+const RAW_BODY_LIMIT = '1mb';
+
+const detail = (status: number, text: string, extra: Record<string, unknown> = {}) => new AppError('relay_registration', status, text, { detail: text, ...extra });
+
+const versionField = z.string({ error: 'This field is required.' }).regex(/^\d+\.\d+\.\d+([-.+][0-9A-Za-z.+-]*)?$/, 'Not a valid Relay version.');
+const challengeSchema = z.object({
+  relay_id: z.string({ error: 'This field is required.' }).regex(UUID_RE, 'Must be a valid UUID.'),
+  public_key: z.string({ error: 'This field is required.' }).min(1, 'This field may not be blank.'),
+  version: versionField,
+});
+const responseSchema = z.object({
+  relay_id: z.string({ error: 'This field is required.' }).regex(UUID_RE, 'Must be a valid UUID.'),
+  token: z.string({ error: 'This field is required.' }).min(1, 'This field may not be blank.'),
+  version: versionField,
+});
+
+/** JSON first, then the fields (DRF-style `{field: [messages]}`), as Sentry checks them. */
+function parseRegistrationBody<T>(req: Request, schema: z.ZodType<T>): T {
+  let body: unknown;
+  try {
+    body = JSON.parse((req.body as Buffer | undefined)?.toString('utf8') ?? '');
+  } catch {
+    throw detail(400, 'No valid json body');
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw detail(400, 'No valid json body');
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const fields: Record<string, string[]> = {};
+    for (const issue of parsed.error.issues) (fields[String(issue.path[0] ?? 'non_field_errors')] ??= []).push(issue.message);
+    throw new AppError('validation_failed', 400, 'Invalid registration request', fields);
+  }
+  return parsed.data;
+}
+
+export function relaysRouter(container: Container): Router {
+  const { settings, internalPolicy: policy } = container;
+  const router = Router();
+  const raw = express.raw({ type: () => true, limit: RAW_BODY_LIMIT });
+
+  router.post('/register/challenge/', raw, async (req: Request, res: Response) => {
+    const body = parseRegistrationBody(req, challengeSchema);
+    const publicKey = body.public_key;
+    const isStatic = policy.staticRelay(body.relay_id) !== undefined;
+    if (!settings.relayOpenRegistration && !isStatic && !policy.isInternalRequest(body.relay_id, publicKey, req.ip)) {
+      throw detail(403, 'Relay is not allowed to register');
+    }
+    const signature = req.get('x-sentry-relay-signature');
+    if (!signature) throw detail(400, 'Missing relay signature');
+    const key = parseRelayPublicKey(publicKey);
+    if (!key) throw detail(400, 'Invalid public key');
+    const verified = verifyRelaySignature(key, req.body as Buffer, signature, REGISTRATION_MAX_AGE_S);
+    if (typeof verified === 'string') throw detail(400, verified === 'expired' ? 'Signature expired' : 'Invalid relay signature');
+    if (body.relay_id !== req.get('x-sentry-relay-id')) throw detail(400, 'relay_id in payload did not match header');
+    const knownKey = policy.staticRelay(body.relay_id)?.publicKey ?? (await container.orm.em.fork().findOne(Relay, { relayId: body.relay_id }))?.publicKey;
+    if (knownKey !== undefined && knownKey !== publicKey) throw detail(400, 'Attempted to register agent with a different public key');
+    res.json({ relay_id: body.relay_id, token: createRegistrationToken(settings.systemSecretKey, body.relay_id, publicKey) });
+  });
+
+  router.post('/register/response/', raw, async (req: Request, res: Response) => {
+    const body = parseRegistrationBody(req, responseSchema);
+    const signature = req.get('x-sentry-relay-signature');
+    if (!signature) throw detail(400, 'Missing relay signature');
+    const token = verifyRegistrationToken(body.token, settings.systemSecretKey, REGISTRATION_MAX_AGE_S);
+    if (token === 'expired') throw detail(401, 'Challenge expired');
+    if (token === 'invalid') throw detail(400, 'Invalid registration token');
+    const key = parseRelayPublicKey(token.publicKey);
+    const verified = key ? verifyRelaySignature(key, req.body as Buffer, signature, REGISTRATION_MAX_AGE_S) : 'malformed';
+    if (typeof verified === 'string') throw detail(400, 'Invalid relay signature');
+    if (token.relayId !== body.relay_id || body.relay_id !== req.get('x-sentry-relay-id')) throw detail(400, 'relay_id in payload did not match header');
+    if (!policy.staticRelay(body.relay_id)) {
+      const now = new Date();
+      const em = container.orm.em.fork();
+      await em.upsert(Relay, { relayId: body.relay_id, publicKey: token.publicKey, firstSeen: now, lastSeen: now }, {
+        onConflictFields: ['relayId'],
+        onConflictMergeFields: ['publicKey', 'lastSeen'],
+      });
+      await em.upsert(RelayUsage, { relayId: body.relay_id, version: body.version, publicKey: token.publicKey, firstSeen: now, lastSeen: now }, {
+        onConflictFields: ['relayId', 'version'],
+        onConflictMergeFields: ['lastSeen', 'publicKey'],
+      });
+      await container.relayKeys.publish(body.relay_id, token.publicKey);
+    }
+    res.json({ relay_id: body.relay_id });
+  });
+
+  router.get('/live/', (_req, res) => {
+    res.json({ is_healthy: true });
+  });
+
+  const authenticated = [raw, relayAuth({ relayKeys: container.relayKeys, policy })];
+
+  router.post('/publickeys/', ...authenticated, async (req: Request, res: Response) => {
+    const relayIds = (req.relayBody as { relay_ids?: unknown } | undefined)?.relay_ids;
+    if (!Array.isArray(relayIds) || relayIds.some((id) => typeof id !== 'string') || relayIds.length > 1000) {
+      throw new AppError('bad_request', 400, 'relay_ids must be a list of at most 1000 relay ids');
+    }
+    const relays: Record<string, { publicKey: string; internal: boolean } | null> = {};
+    const publicKeys: Record<string, string | null> = {};
+    for (const relayId of new Set(relayIds as string[])) {
+      const found = policy.staticRelay(relayId)?.publicKey ?? (UUID_RE.test(relayId) ? (await container.relayKeys.get(relayId))?.publicKey : undefined);
+      relays[relayId] = found ? { publicKey: found, internal: policy.isInternalRelay(relayId, found) } : null;
+      publicKeys[relayId] = found ?? null;
+    }
+    res.json({ relays, public_keys: publicKeys });
+  });
+
+  router.post('/projectconfigs/', ...authenticated, projectConfigsHandler(container));
+
+  return router;
+}

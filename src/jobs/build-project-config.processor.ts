@@ -1,0 +1,40 @@
+import type { Job } from 'bullmq';
+import { computeProjectConfigs } from '../db/compute-configs';
+import { countQueries } from '../db/query-counter';
+import type { BuildJobData } from '../queues/build.queue';
+import type { JobDeps } from './deps';
+
+/**
+ * Builds the configs of the keys one request claimed: one forked EntityManager, one batched load,
+ * then every config written in one Redis script that also releases the claims — after the writes,
+ * so a request can never miss the cache and win a claim for a key that was just built. Unknown or
+ * inactive keys are written as `{"disabled":true}`, not skipped.
+ */
+export function createBuildProcessor(deps: JobDeps) {
+  return async (job: Job<BuildJobData>): Promise<void> => {
+    const { publicKeys, claimToken } = job.data;
+    const timer = deps.metrics.buildJobDuration.startTimer({ queue: 'build' });
+    const startedAt = await deps.generations.current();
+    const em = deps.orm.em.fork();
+    const { result: computed, queries } = await countQueries(() => computeProjectConfigs(em, publicKeys, { allowedOrigins: deps.settings.allowedOrigins }));
+    const { written, refused } = await deps.generations.writeIfCurrent(computed, startedAt, deps.settings.configCacheTtlS, claimToken);
+    timer();
+    deps.metrics.projectConfigBuilds.inc({ trigger: 'build' }, written.length);
+    deps.metrics.buildJobKeys.observe(publicKeys.length);
+    deps.metrics.buildJobQueries.observe(queries);
+    if (refused.length > 0) {
+      // Their data changed while we computed; Relay's next poll schedules a fresh build.
+      deps.metrics.staleWritesRefused.inc(refused.length);
+      deps.logger.debug({ jobId: job.id, refused: refused.length }, 'refused stale config writes');
+    }
+  };
+}
+
+/** After the last attempt failed: free the claims so Relay's next poll schedules the keys again. */
+export async function releaseClaimsOfFailedJob(deps: Pick<JobDeps, 'claims' | 'metrics' | 'logger'>, job: Job<BuildJobData> | undefined, error: Error): Promise<void> {
+  deps.metrics.buildJobsFailed.inc();
+  if (!job) return;
+  const exhausted = job.attemptsMade >= (job.opts.attempts ?? 1);
+  deps.logger.warn({ jobId: job.id, attempt: job.attemptsMade, exhausted, err: error.message }, 'build job failed');
+  if (exhausted) await deps.claims.release(job.data.publicKeys, job.data.claimToken).catch(() => undefined);
+}

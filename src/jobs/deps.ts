@@ -1,0 +1,18 @@
+import type { Logger } from 'pino';
+import type { BuildClaims } from '../caches/build-claims';
+import type { ConfigGenerations } from '../caches/config-generations';
+import type { ProjectConfigCache } from '../caches/project-config-cache';
+import type { Settings } from '../config/settings';
+import type { Orm } from '../db/orm';
+import type { Metrics } from '../metrics';
+
+/** What the job processors need; the worker runtime passes them in. */
+export interface JobDeps {
+  orm: Orm;
+  settings: Settings;
+  generations: ConfigGenerations;
+  cache: ProjectConfigCache;
+  claims: BuildClaims;
+  metrics: Metrics;
+  logger: Logger;
+}

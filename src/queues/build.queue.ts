@@ -1,0 +1,38 @@
+import { Queue, type ConnectionOptions } from 'bullmq';
+import { BUILD_QUEUE } from './names';
+
+/** A build job carries the keys one request claimed, and the token their claims hold. */
+export interface BuildJobData {
+  publicKeys: string[];
+  claimToken: string;
+}
+
+export type BuildQueue = Queue<BuildJobData, void, 'build'>;
+
+export function createBuildQueue(connection: ConnectionOptions, prefix: string): BuildQueue {
+  return new Queue<BuildJobData, void, 'build'>(BUILD_QUEUE, {
+    connection,
+    prefix,
+    defaultJobOptions: {
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 200 },
+      // Finished jobs would otherwise be kept forever.
+      removeOnComplete: true,
+      removeOnFail: { age: 24 * 3600, count: 1000 },
+    },
+  });
+}
+
+/**
+ * Schedules builds of the keys a request claimed, in jobs of at most `batchSize` keys (one job
+ * per request with the default batch size, since Relay sends at most 500 keys).
+ */
+export async function scheduleBuildProjectConfig(queue: BuildQueue, publicKeys: readonly string[], claimToken: string, batchSize: number): Promise<number> {
+  const jobs = [];
+  for (let i = 0; i < publicKeys.length; i += batchSize) {
+    jobs.push({ name: 'build' as const, data: { publicKeys: publicKeys.slice(i, i + batchSize), claimToken } });
+  }
+  if (jobs.length === 1) await queue.add(jobs[0]!.name, jobs[0]!.data);
+  else if (jobs.length > 1) await queue.addBulk(jobs);
+  return jobs.length;
+}

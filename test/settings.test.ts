@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { DEVELOPMENT_SYSTEM_SECRET, loadSettings, SettingsError } from '../src/config/settings';
+
+describe('loadSettings', () => {
+  it('applies the documented defaults', () => {
+    const s = loadSettings({});
+    expect(s).toMatchObject({
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
+      redisUrl: 'redis://127.0.0.1:6379/0',
+      redisKeyPrefix: '',
+      port: 3000,
+      relayWhitelistPk: [],
+      relayStaticAuth: {},
+      internalSystemIps: [],
+      trustProxy: false,
+      relayOpenRegistration: true,
+      relayAllowTrusted: false,
+      allowedOrigins: [],
+      configCacheTtlS: 3600,
+      buildClaimTtlS: 10,
+      buildBatchSize: 500,
+      workerConcurrency: 4,
+      invalidationDelayMs: 500,
+      bullBoardUser: '',
+      bullBoardPassword: '',
+      bullBoardReadOnly: true,
+      logLevel: 'info',
+      systemSecretKey: DEVELOPMENT_SYSTEM_SECRET,
+    });
+  });
+
+  it('parses lists, booleans, JSON and CIDRs', () => {
+    const s = loadSettings({
+      RELAY_WHITELIST_PK: 'JOaR2bHZ31zYjFojC7UhPOidzfT3qOQgT9WEBw1JAKU, dXq9IiKDLgma0J8dLVITOdkpaU8mPZPJj18t4HCKTfs',
+      RELAY_STATIC_AUTH: '{"29308cac-9783-40e9-98ac-b5503dffe3a4":{"public_key":"dXq9IiKDLgma0J8dLVITOdkpaU8mPZPJj18t4HCKTfs","internal":true}}',
+      INTERNAL_SYSTEM_IPS: '10.0.0.0/8,fd00::/8,127.0.0.1',
+      TRUST_PROXY: 'true',
+      ALLOWED_ORIGINS: 'https://a.example,,https://b.example',
+    });
+    expect(s.relayWhitelistPk).toHaveLength(2);
+    expect(s.relayStaticAuth['29308cac-9783-40e9-98ac-b5503dffe3a4']).toEqual({ publicKey: 'dXq9IiKDLgma0J8dLVITOdkpaU8mPZPJj18t4HCKTfs', internal: true });
+    expect(s.internalSystemIps).toEqual(['10.0.0.0/8', 'fd00::/8', '127.0.0.1']);
+    expect(s.trustProxy).toBe(true);
+    expect(s.allowedOrigins).toEqual(['https://a.example', 'https://b.example']);
+  });
+
+  it('names every bad key in one error', () => {
+    let error: unknown;
+    try {
+      loadSettings({ PORT: 'eighty', TRUST_PROXY: 'yes', INTERNAL_SYSTEM_IPS: '10.0.0.0/33', RELAY_WHITELIST_PK: 'short', REDIS_URL: 'http://x', LOG_LEVEL: 'loud' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(SettingsError);
+    const message = (error as Error).message;
+    for (const key of ['PORT', 'TRUST_PROXY', 'INTERNAL_SYSTEM_IPS', 'RELAY_WHITELIST_PK', 'REDIS_URL', 'LOG_LEVEL']) expect(message).toContain(`${key}:`);
+    expect((error as SettingsError).problems).toHaveLength(6);
+  });
+
+  it('requires SYSTEM_SECRET_KEY in production', () => {
+    expect(() => loadSettings({ NODE_ENV: 'production' })).toThrow(/SYSTEM_SECRET_KEY: is required/);
+    expect(loadSettings({ NODE_ENV: 'production', SYSTEM_SECRET_KEY: 'x'.repeat(40) }).systemSecretKey).toBe('x'.repeat(40));
+  });
+});

@@ -1,0 +1,4 @@
+import { runRole } from '../src/runtime';
+
+/** Entry point of the `api` role. */
+void runRole('api');

@@ -1,0 +1,4 @@
+import { runRole } from '../src/runtime';
+
+/** Entry point of the `worker` role. */
+void runRole('worker');
