@@ -49,7 +49,11 @@ const withTimeout = <T>(promise: Promise<T>, ms: number) =>
 export async function createContainer(settings: Settings, role: Role, options: ContainerOptions = {}): Promise<Container> {
   const logger = options.logger ?? createLogger(settings, role);
   const requestPath = role === 'api' || role === 'all';
-  const orm = await initOrm(settings, logger, requestPath ? { acquireTimeoutMs: 2000, poolMax: 10 } : { acquireTimeoutMs: 30_000, poolMax: 10 });
+  const orm = await initOrm(settings, logger, {
+    ...(requestPath ? { acquireTimeoutMs: 2000 } : { acquireTimeoutMs: 30_000 }),
+    poolMax: 10,
+    applicationName: `relaycfg-${role}-${process.pid}`,
+  });
   const redis = createRequestPathRedis(settings, `relaycfg-${role}`);
   redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
   const keys = redisKeys(settings.redisKeyPrefix);

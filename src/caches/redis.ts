@@ -55,19 +55,18 @@ export function redisKeys(prefix: string): RedisKeys {
   };
 }
 
-/** True for the errors ioredis raises while Redis is unreachable (not for script or type errors). */
+/**
+ * True for the errors ioredis raises while Redis is unreachable (never for script or type errors,
+ * and never for other libraries' socket errors, which the PostgreSQL check classifies).
+ */
 export function isRedisUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  const name = error.name;
   const message = error.message;
   return (
-    name === 'MaxRetriesPerRequestError' ||
-    message.includes("Stream isn't writeable") ||
-    message.includes('Connection is closed') ||
-    message.includes('Command timed out') ||
-    message.includes('ECONNREFUSED') ||
-    message.includes('ECONNRESET') ||
-    message.includes('ETIMEDOUT') ||
+    error.name === 'MaxRetriesPerRequestError' ||
+    message.startsWith("Stream isn't writeable") ||
+    message.startsWith('Connection is closed') ||
+    message === 'Command timed out' ||
     message.startsWith('LOADING') ||
     message.startsWith('MASTERDOWN')
   );

@@ -14,6 +14,8 @@ export interface OrmOptions {
   /** Longest wait for a pooled connection: short on the request path, patient in workers. */
   acquireTimeoutMs?: number;
   poolMax?: number;
+  /** Shown in pg_stat_activity, so an operator can tell which process holds a connection. */
+  applicationName?: string;
 }
 
 /** Sends MikroORM's messages to pino and counts every SQL statement for the query counter. */
@@ -53,7 +55,12 @@ export function ormConfig(settings: Pick<Settings, 'databaseUrl'>, logger: Logge
     allowGlobalContext: false,
     loadStrategy: 'select-in',
     pool: { min: 0, max: options.poolMax ?? 10, acquireTimeoutMillis: options.acquireTimeoutMs ?? 30_000 },
-    driverOptions: { connection: { connectionTimeoutMillis: Math.min(options.acquireTimeoutMs ?? 10_000, 10_000) } },
+    driverOptions: {
+      connection: {
+        connectionTimeoutMillis: Math.min(options.acquireTimeoutMs ?? 10_000, 10_000),
+        application_name: options.applicationName ?? 'relay-config-server',
+      },
+    },
     loggerFactory: (_: LoggerOptions) => new PinoOrmLogger(logger.child({ component: 'orm' })),
     debug: true,
     migrations: {

@@ -41,7 +41,8 @@ function parseRequest(body: unknown): ConfigRequest {
   const parsed = requestSchema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new BadRequestError(issue.message.includes(' ') ? issue.message : `${issue.path.join('.')}: ${issue.message}`);
+    const field = issue.path.join('.');
+    throw new BadRequestError(field && !issue.message.startsWith(String(issue.path[0])) ? `${field}: ${issue.message}` : issue.message);
   }
   return parsed.data;
 }

@@ -1,0 +1,102 @@
+import { Client } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { createContainer, type Container } from '../src/container';
+import { seed, type SeedResult } from '../src/db/seed';
+import { isolatedEnv, testSettings } from './support/harness';
+import { scrape } from './support/metrics';
+import { startRole, type RoleProcess } from './support/processes';
+import { TestRelay } from './support/relay-client';
+
+/** Environment for a fleet of processes sharing one fresh database and Redis prefix. */
+async function fleetEnv(extra: Record<string, string> = {}): Promise<Record<string, string>> {
+  return { ...(await isolatedEnv()), REDIS_URL: testSettings().redisUrl, INTERNAL_SYSTEM_IPS: '127.0.0.1/32,::1/128', LOG_LEVEL: 'info', ...extra };
+}
+
+/** A container on the fleet's database, to seed data as the test's own "admin". */
+async function seedFleet(env: Record<string, string>, request: Parameters<typeof seed>[1]): Promise<SeedResult> {
+  const container: Container = await createContainer(testSettings(env), 'cli', { logger: pino({ level: 'warn' }) });
+  try {
+    return await seed(container.orm.em.fork(), request);
+  } finally {
+    await container.close();
+  }
+}
+
+describe('two API processes, 20 concurrent clients, the same 500 uncached keys', () => {
+  let apis: RoleProcess[] = [];
+  let workers: RoleProcess[] = [];
+  let seeded: SeedResult;
+
+  beforeAll(async () => {
+    const env = await fleetEnv();
+    seeded = await seedFleet(env, { orgs: 10, projects: 25, keys: 2, bare: true });
+    apis = await Promise.all([startRole('api', env), startRole('api', env)]);
+    workers = await Promise.all([startRole('worker', env), startRole('worker', env)]);
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all([...apis, ...workers].map((p) => p.stop()));
+  });
+
+  it('builds every key exactly once', async () => {
+    expect(seeded.publicKeys).toHaveLength(500);
+    const clients = Array.from({ length: 20 }, (_, i) => new TestRelay(apis[i % 2]!.url));
+    await Promise.all(clients.map((c) => c.register()));
+    const results = await Promise.all(clients.map((c) => c.pollConfigs(seeded.publicKeys)));
+    for (const { configs } of results) expect(configs.size).toBe(500);
+    const builds = (await Promise.all(workers.map((w) => scrape(w.url, 'relay_projectconfig_builds_total')))).reduce((a, b) => a + b, 0);
+    expect(builds).toBe(500);
+    const conflicts = (await Promise.all(apis.map((a) => scrape(a.url, 'relay_projectconfig_claim_conflicts_total')))).reduce((a, b) => a + b, 0);
+    expect(conflicts).toBeGreaterThan(0);
+  });
+});
+
+describe('a worker killed in the middle of a job', () => {
+  let api: RoleProcess;
+  let workers: RoleProcess[] = [];
+  let seeded: SeedResult;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    env = await fleetEnv({ WORKER_CONCURRENCY: '1' });
+    seeded = await seedFleet(env, { orgs: 2, projects: 10, keys: 5 });
+    api = await startRole('api', env);
+    workers = await Promise.all([startRole('worker', env), startRole('worker', env)]);
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all([api, ...workers].map((p) => p?.stop()));
+  });
+
+  it('still gets every key ready within Relay\'s 30 s: the claims expire and the next poll reschedules', async () => {
+    const relay = new TestRelay(api.url);
+    await relay.register();
+    // Hold the worker's first query on a lock so the job is provably in flight when it dies.
+    const blocker = new Client({ connectionString: env.DATABASE_URL });
+    await blocker.connect();
+    await blocker.query('begin');
+    await blocker.query('lock table project_key in access exclusive mode');
+    const first = await relay.projectConfigs({ publicKeys: seeded.publicKeys });
+    expect(first.body.pending).toHaveLength(100);
+
+    let victimPid: number | null = null;
+    for (let i = 0; i < 100 && victimPid === null; i++) {
+      const { rows } = await blocker.query<{ application_name: string }>(
+        "select application_name from pg_stat_activity where wait_event_type = 'Lock' and application_name like 'relaycfg-worker-%'",
+      );
+      victimPid = rows[0] ? Number(rows[0].application_name.split('-').pop()) : null;
+      if (victimPid === null) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(victimPid).not.toBeNull();
+    const victim = workers.find((w) => w.output().includes(`"pid":${victimPid}`)) ?? null;
+    expect(victim, 'the worker holding the job').not.toBeNull();
+    await victim!.kill();
+    await blocker.query('rollback');
+    await blocker.end();
+
+    const started = Date.now();
+    const { configs } = await relay.pollConfigs(seeded.publicKeys, { timeoutMs: 30_000 });
+    expect(configs.size).toBe(100);
+    expect([...configs.values()].every((c) => (c as { disabled: boolean }).disabled === false)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+});
