@@ -1,5 +1,8 @@
 import { Worker } from 'bullmq';
-import { createWorkerRedis } from '../caches/redis';
+import { createBuildClaims } from '../caches/build-claims';
+import { createConfigGenerations } from '../caches/config-generations';
+import { createRedisProjectConfigCache } from '../caches/project-config-cache';
+import { createWorkerRedis, type Redis } from '../caches/redis';
 import type { Container } from '../container';
 import { BUILD_QUEUE, INVALIDATE_QUEUE } from '../queues/names';
 import type { BuildJobData } from '../queues/build.queue';
@@ -16,29 +19,50 @@ export interface RunningWorkers {
   close(): Promise<void>;
 }
 
-/** Starts the build and invalidation workers of one process. */
-export function startWorkers(container: Container): RunningWorkers {
-  const { settings, logger, metrics } = container;
-  const deps: JobDeps = {
+export interface WorkerOptions {
+  /** Which queues this process works on (default both): e.g. dedicated invalidation workers. */
+  queues?: readonly ('build' | 'invalidate')[];
+}
+
+/**
+ * The processors' dependencies on a patient Redis connection: a job waits for Redis to come
+ * back instead of failing at once as the API's request path does.
+ */
+export function workerJobDeps(container: Container, connection: Redis): JobDeps {
+  const { settings, keys } = container;
+  return {
     orm: container.orm,
     settings,
-    generations: container.generations,
-    cache: container.configCache,
-    claims: container.buildClaims,
-    metrics,
-    logger,
+    generations: createConfigGenerations(connection, keys, { markerTtlMs: settings.invalidationDelayMs + 60_000 }),
+    cache: createRedisProjectConfigCache(connection, keys),
+    claims: createBuildClaims(connection, keys, settings.buildClaimTtlS),
+    metrics: container.metrics,
+    logger: container.logger,
   };
-  // Workers wait patiently for Redis (maxRetriesPerRequest: null); BullMQ duplicates this
-  // connection for its blocking reads.
+}
+
+/** Starts the build and invalidation workers of one process. */
+export function startWorkers(container: Container, options: WorkerOptions = {}): RunningWorkers {
+  const { settings, logger, metrics } = container;
+  const queues = new Set(options.queues ?? ['build', 'invalidate']);
+  // maxRetriesPerRequest: null, as BullMQ requires; it duplicates this connection for blocking reads.
   const connection = createWorkerRedis(settings, `relaycfg-worker-${process.pid}`);
   connection.on('error', (err) => logger.debug({ err: err.message }, 'worker redis connection error'));
+  const deps = workerJobDeps(container, connection);
   const prefix = container.keys.bullPrefix;
 
-  const build = new Worker<BuildJobData>(BUILD_QUEUE, createBuildProcessor(deps), { connection, prefix, concurrency: settings.workerConcurrency });
-  build.on('failed', (job, error) => void releaseClaimsOfFailedJob(deps, job, error));
-  const invalidate = new Worker<InvalidateJobData>(INVALIDATE_QUEUE, createInvalidateProcessor(deps), { connection, prefix, concurrency: INVALIDATION_CONCURRENCY });
-  invalidate.on('failed', (job, error) => logger.warn({ jobId: job?.id, scope: job?.data.scope, err: error.message }, 'invalidation job failed'));
-  for (const worker of [build, invalidate]) worker.on('error', (err) => logger.warn({ err: err.message, queue: worker.name }, 'worker error'));
+  const workers: Worker[] = [];
+  if (queues.has('build')) {
+    const build = new Worker<BuildJobData>(BUILD_QUEUE, createBuildProcessor(deps), { connection, prefix, concurrency: settings.workerConcurrency });
+    build.on('failed', (job, error) => void releaseClaimsOfFailedJob(deps, job, error));
+    workers.push(build);
+  }
+  if (queues.has('invalidate')) {
+    const invalidate = new Worker<InvalidateJobData>(INVALIDATE_QUEUE, createInvalidateProcessor(deps), { connection, prefix, concurrency: INVALIDATION_CONCURRENCY });
+    invalidate.on('failed', (job, error) => logger.warn({ jobId: job?.id, scope: job?.data.scope, err: error.message }, 'invalidation job failed'));
+    workers.push(invalidate);
+  }
+  for (const worker of workers) worker.on('error', (err) => logger.warn({ err: err.message, queue: worker.name }, 'worker error'));
 
   metrics.queueDepthSource = async () => {
     const depth: Record<string, Record<string, number>> = {};
@@ -46,10 +70,10 @@ export function startWorkers(container: Container): RunningWorkers {
     return depth;
   };
 
-  logger.info({ concurrency: settings.workerConcurrency }, 'workers started');
+  logger.info({ concurrency: settings.workerConcurrency, queues: [...queues] }, 'workers started');
   return {
     async close() {
-      await Promise.all([build.close(), invalidate.close()]);
+      await Promise.all(workers.map((w) => w.close()));
       connection.disconnect();
     },
   };

@@ -15,7 +15,22 @@ export class TcpProxy {
   constructor(
     private readonly targetHost: string,
     private readonly targetPort: number,
+    /** Added to every chunk in each direction: a slow network link. */
+    private readonly latencyMs = 0,
   ) {}
+
+  /** Forwards `from` to `to`, each chunk `latencyMs` later, keeping the order. */
+  private forward(from: Socket, to: Socket): void {
+    if (this.latencyMs === 0) {
+      from.pipe(to);
+      return;
+    }
+    from.on('data', (chunk) => {
+      setTimeout(() => {
+        if (!to.destroyed) to.write(chunk);
+      }, this.latencyMs);
+    });
+  }
 
   async start(): Promise<this> {
     this.server = createServer((client) => {
@@ -29,7 +44,8 @@ export class TcpProxy {
         s.on('close', () => this.sockets.delete(s));
         s.on('error', () => s.destroy());
       }
-      client.pipe(upstream).pipe(client);
+      this.forward(client, upstream);
+      this.forward(upstream, client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
