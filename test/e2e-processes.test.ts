@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SeedResult } from '../src/db/seed';
 import { testSettings, isolatedEnv } from './support/harness';
-import { scrape } from './support/metrics';
+import { scrape } from '../bench/prometheus';
 import { ROOT, startRole, type RoleProcess } from './support/processes';
 import { TestRelay } from './support/relay-client';
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeProjectConfigs } from '../src/db/compute-configs';
 import { Organization, OrganizationOption } from '../src/db/entities';
 import { seed, type SeedResult } from '../src/db/seed';
-import { scrape } from './support/metrics';
+import { scrape } from '../bench/prometheus';
 import { TestRelay } from './support/relay-client';
 import { startTestServer, type TestServer } from './support/server';
 

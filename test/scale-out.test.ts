@@ -4,7 +4,7 @@ import pino from 'pino';
 import { createContainer, type Container } from '../src/container';
 import { seed, type SeedResult } from '../src/db/seed';
 import { isolatedEnv, testSettings } from './support/harness';
-import { scrape } from './support/metrics';
+import { scrape } from '../bench/prometheus';
 import { startRole, type RoleProcess } from './support/processes';
 import { TestRelay } from './support/relay-client';
 

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { freePort } from '../../bench/fleet';
 
 /**
  * Starts the service's roles as separate processes, the way the README tells users to scale
@@ -9,14 +8,6 @@ import path from 'node:path';
  */
 
 export const ROOT = path.resolve(__dirname, '../..');
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 export interface RoleProcess {
   role: 'api' | 'worker';
