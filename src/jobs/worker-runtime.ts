@@ -3,10 +3,12 @@ import { createWorkerRedis } from '../caches/redis';
 import type { Container } from '../container';
 import { BUILD_QUEUE, INVALIDATE_QUEUE } from '../queues/names';
 import type { BuildJobData } from '../queues/build.queue';
+import { EMAIL_VERIFICATION_QUEUE, type EmailVerificationJobData } from '../queues/email-verification.queue';
 import type { InvalidateJobData } from '../queues/invalidate.queue';
 import { createBuildProcessor, releaseClaimsOfFailedJob } from './build-project-config.processor';
 import type { JobDeps } from './deps';
 import { createInvalidateProcessor } from './invalidate-project-config.processor';
+import { createRemoveUnverifiedMembersProcessor } from './remove-unverified-members.processor';
 
 /** Invalidations run on their own worker with this concurrency, so they can never take a build slot. */
 export const INVALIDATION_CONCURRENCY = 1;
@@ -38,18 +40,21 @@ export function startWorkers(container: Container): RunningWorkers {
   build.on('failed', (job, error) => void releaseClaimsOfFailedJob(deps, job, error));
   const invalidate = new Worker<InvalidateJobData>(INVALIDATE_QUEUE, createInvalidateProcessor(deps), { connection, prefix, concurrency: INVALIDATION_CONCURRENCY });
   invalidate.on('failed', (job, error) => logger.warn({ jobId: job?.id, scope: job?.data.scope, err: error.message }, 'invalidation job failed'));
-  for (const worker of [build, invalidate]) worker.on('error', (err) => logger.warn({ err: err.message, queue: worker.name }, 'worker error'));
+  // Rare and small: one at a time, apart from the config queues.
+  const emailVerification = new Worker<EmailVerificationJobData>(EMAIL_VERIFICATION_QUEUE, createRemoveUnverifiedMembersProcessor(deps), { connection, prefix, concurrency: 1 });
+  emailVerification.on('failed', (job, error) => logger.warn({ jobId: job?.id, organizationId: job?.data.organizationId, err: error.message }, 'email verification job failed'));
+  for (const worker of [build, invalidate, emailVerification]) worker.on('error', (err) => logger.warn({ err: err.message, queue: worker.name }, 'worker error'));
 
   metrics.queueDepthSource = async () => {
     const depth: Record<string, Record<string, number>> = {};
-    for (const queue of [container.buildQueue, container.invalidateQueue]) depth[queue.name] = await queue.getJobCounts('waiting', 'delayed', 'active', 'failed');
+    for (const queue of [container.buildQueue, container.invalidateQueue, container.emailVerificationQueue]) depth[queue.name] = await queue.getJobCounts('waiting', 'delayed', 'active', 'failed');
     return depth;
   };
 
   logger.info({ concurrency: settings.workerConcurrency }, 'workers started');
   return {
     async close() {
-      await Promise.all([build.close(), invalidate.close()]);
+      await Promise.all([build.close(), invalidate.close(), emailVerification.close()]);
       connection.disconnect();
     },
   };
