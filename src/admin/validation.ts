@@ -136,7 +136,11 @@ export const nameSchema = (max: number) =>
     .max(max, `Ensure this field has no more than ${max} characters.`);
 
 /** An id in a path or body: a positive integer or its decimal text. */
-export const idSchema = z.union([z.number().int().positive(), z.string().regex(/^[1-9][0-9]{0,9}$/)], { error: 'Must be a valid id.' }).transform(Number);
+const ID_MESSAGE = 'Must be a valid id.';
+export const idSchema = z
+  .union([z.number({ error: ID_MESSAGE }).int(ID_MESSAGE).positive(ID_MESSAGE).max(2_147_483_647, ID_MESSAGE), z.string({ error: ID_MESSAGE }).regex(/^[1-9][0-9]{0,9}$/, ID_MESSAGE)], { error: ID_MESSAGE })
+  .transform(Number)
+  .refine((id) => id <= 2_147_483_647, ID_MESSAGE);
 
 /** A path id, or null when it is not one (the caller answers 404). */
 export function parseId(text: string): number | null {
