@@ -74,6 +74,18 @@ describe('POST /api/0/organizations/', () => {
     const text = await api.request('POST', '/api/0/organizations/', { rawBody: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     expect(text.status).toBe(415);
     expect(text.body.detail).toContain('application/json');
+    const nul = await api.post('/api/0/organizations/', { name: 'a\u0000b' });
+    expect(nul.status).toBe(400);
+    expect(nul.body).toEqual({ detail: 'Text in the request body may not contain NUL (\\u0000) characters' });
+    expect((await api.put('/api/0/organizations/taken/', { options: { 'sentry:features\u0000': [] } })).status).toBe(400);
+    expect((await api.get('/api/0/organizations/%00/')).status).toBe(404);
+    const badEscape = await api.get('/api/0/organizations/%E0%A4%A/');
+    expect(badEscape.status).toBe(400);
+    expect(badEscape.body).toEqual({ detail: 'Malformed percent-encoding in the URL path' });
+    const proto = await api.request('PUT', '/api/0/organizations/taken/', { rawBody: '{"__proto__": {"name": "x"}}', headers: { 'content-type': 'application/json' } });
+    expect(proto.status).toBe(400);
+    expect(Object.keys(proto.body)).toEqual(['__proto__']);
+    expect(proto.body.__proto__[0]).toContain('Unknown field.');
     const huge = await api.request('PUT', '/api/0/organizations/taken/', { rawBody: JSON.stringify({ name: 'x'.repeat(3 * 1024 * 1024) }), headers: { 'content-type': 'application/json' } });
     expect(huge.status).toBe(413);
   });

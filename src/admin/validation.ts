@@ -12,7 +12,18 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** The JSON object a request carries; `{}` when it carries no body at all. */
+/** Whether any string (key or value) in a parsed JSON value holds a NUL character. */
+function containsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (isPlainObject(value)) return Object.entries(value).some(([key, v]) => key.includes('\u0000') || containsNul(v));
+  return false;
+}
+
+/**
+ * The JSON object a request carries; `{}` when it carries no body at all. NUL characters are
+ * refused here: PostgreSQL stores none (text or jsonb), and would fail the statement.
+ */
 export function jsonBody(req: Request): Record<string, unknown> {
   if (req.body === undefined) {
     const length = Number(req.get('content-length') ?? '0');
@@ -20,6 +31,7 @@ export function jsonBody(req: Request): Record<string, unknown> {
     return {};
   }
   if (!isPlainObject(req.body)) throw new BadRequestError('The request body must be a JSON object');
+  if (containsNul(req.body)) throw new BadRequestError('Text in the request body may not contain NUL (\\u0000) characters');
   return req.body;
 }
 
@@ -34,7 +46,8 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 
 /** Turns zod issues into `{field: [messages]}`; nested positions are named inside the message. */
 export function fieldErrors(issues: readonly z.core.$ZodIssue[], input: unknown): Record<string, string[]> {
-  const errors: Record<string, string[]> = {};
+  // Null prototype: field names come from the client, who may send "__proto__".
+  const errors: Record<string, string[]> = Object.create(null);
   const add = (field: string, message: string) => {
     const list = (errors[field] ??= []);
     if (!list.includes(message)) list.push(message);
@@ -77,7 +90,7 @@ export interface FieldErrors {
 }
 
 export function createFieldErrors(): FieldErrors {
-  const errors: Record<string, string[]> = {};
+  const errors: Record<string, string[]> = Object.create(null);
   const add = (field: string, ...messages: string[]) => {
     (errors[field] ??= []).push(...messages);
   };
@@ -164,8 +177,8 @@ export function unknownFields(body: Record<string, unknown>, known: readonly str
   }
 }
 
-/** A named path segment (`''` when absent, which matches nothing). */
+/** A named path segment; `''` (which names nothing, so 404) when absent or holding a NUL character. */
 export function pathParam(req: Request, name: string): string {
   const value = req.params[name];
-  return typeof value === 'string' ? value : '';
+  return typeof value === 'string' && !value.includes('\u0000') ? value : '';
 }
