@@ -23,10 +23,16 @@ export async function canAccessOrganization(em: EntityManager, auth: ApiAuth, or
   return (await em.count(OrganizationMember, { organization: organizationId, user: auth.user.id })) > 0;
 }
 
+/** The organization named by `slug` when the user may act on it; 404 otherwise (before any scope check). */
+export async function visibleOrganization(em: EntityManager, auth: ApiAuth, slug: string, lock = false): Promise<Organization> {
+  const organization = await em.findOne(Organization, { slug }, lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {});
+  if (!organization || !(await canAccessOrganization(em, auth, organization.id))) throw new NotFoundError('The requested resource does not exist');
+  return organization;
+}
+
 /** The organization named by `slug`, if the user may act on it and the token holds one of `anyOf`. */
 export async function organizationFor(em: EntityManager, auth: ApiAuth, slug: string, anyOf: Scope[], options: LookupOptions = {}): Promise<Organization> {
-  const organization = await em.findOne(Organization, { slug }, options.lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {});
-  if (!organization || !(await canAccessOrganization(em, auth, organization.id))) throw new NotFoundError('The requested resource does not exist');
+  const organization = await visibleOrganization(em, auth, slug, options.lock);
   requireScope(auth, ...anyOf);
   if (options.mustBeActive && organization.status !== 'active') throw new ConflictError('The organization is pending deletion.');
   return organization;
@@ -34,8 +40,7 @@ export async function organizationFor(em: EntityManager, auth: ApiAuth, slug: st
 
 /** An active project of an organization the user may act on; 404 for projects pending deletion. */
 export async function projectFor(em: EntityManager, auth: ApiAuth, orgSlug: string, projectSlug: string, anyOf: Scope[], options: LookupOptions = {}): Promise<Project> {
-  const organization = await em.findOne(Organization, { slug: orgSlug });
-  if (!organization || !(await canAccessOrganization(em, auth, organization.id))) throw new NotFoundError('The requested resource does not exist');
+  const organization = await visibleOrganization(em, auth, orgSlug);
   const project = await em.findOne(
     Project,
     { organization, slug: projectSlug, status: 'active' },

@@ -1,14 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Router } from 'express';
 import { z } from 'zod';
-import type { Organization, Project, ProjectTemplate } from '../db/entities';
-import { storedOptions } from '../db/option-store';
+import type { Organization, Project } from '../db/entities';
 import { LEGACY_BROWSER_SUBFILTERS, resolveOption } from '../options/registry';
 import { NotFoundError } from '../errors';
 import { projectFor } from './access';
 import { recordAudit, requestActor } from './audit-log';
 import { authOf, emOf } from './auth';
-import { applyOptionWrites } from './option-fields';
+import { applyOptionWrites, projectOptionSources } from './option-fields';
 import type { AdminDeps } from './router';
 import { jsonBody, parseBody, pathParam } from './validation';
 
@@ -40,8 +39,7 @@ function serializeFilter(id: FilterId, value: unknown) {
 }
 
 async function filterValue(em: EntityManager, project: Project, id: FilterId): Promise<unknown> {
-  const own = await storedOptions(em, { scope: 'project', entity: project });
-  const template = project.template ? await storedOptions(em, { scope: 'template', entity: project.template as ProjectTemplate }) : null;
+  const { own, template } = await projectOptionSources(em, project);
   return resolveOption(`filters:${id}`, own, template);
 }
 

@@ -9,7 +9,7 @@ import { describeChange, recordAudit, requestActor } from './audit-log';
 import { authOf, emOf, type Scope } from './auth';
 import { paginate } from './pagination';
 import type { AdminDeps } from './router';
-import { serializeKey } from './serializers';
+import { keyRateLimit, serializeKey } from './serializers';
 import { createFieldErrors, jsonBody, parseBody, pathParam } from './validation';
 
 /**
@@ -39,11 +39,6 @@ const updateSchema = z.strictObject({
   isActive: z.boolean({ error: 'Must be a boolean.' }).optional(),
   rateLimit: rateLimitSchema.optional(),
 });
-
-type RateLimit = z.infer<typeof rateLimitSchema>;
-
-const rateLimitOf = (key: ProjectKey): RateLimit =>
-  key.rateLimitCount !== null && key.rateLimitCount !== undefined && key.rateLimitWindow ? { count: key.rateLimitCount, window: key.rateLimitWindow } : null;
 
 async function keyFor(em: EntityManager, req: Request, scope: Scope, options: LookupOptions = {}): Promise<{ project: Project; key: ProjectKey }> {
   const project = await projectFor(em, authOf(req), pathParam(req, 'org'), pathParam(req, 'project'), [scope], options);
@@ -111,7 +106,7 @@ export function registerKeyRoutes(api: Router, { authed }: AdminDeps): void {
         key.status = status;
       }
       if (body.rateLimit !== undefined) {
-        const before = rateLimitOf(key);
+        const before = keyRateLimit(key);
         if (JSON.stringify(before) !== JSON.stringify(body.rateLimit)) {
           changes.rateLimit = describeChange(before, body.rateLimit, true);
           key.rateLimitCount = body.rateLimit?.count ?? null;

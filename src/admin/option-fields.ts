@@ -140,6 +140,13 @@ export async function applyOptionWrites(em: EntityManager, owner: OptionOwner, w
   return changes;
 }
 
+/** A project's stored options and its template's, from which effective values resolve. */
+export async function projectOptionSources(em: EntityManager, project: Project): Promise<{ own: OptionValues; template: OptionValues | null }> {
+  const own = await storedOptions(em, { scope: 'project', entity: project });
+  const template = project.template ? await storedOptions(em, { scope: 'template', entity: project.template as ProjectTemplate }) : null;
+  return { own, template };
+}
+
 /** The effective value of every option field, for responses. */
 export function optionFieldValues(fields: readonly OptionField[], own: OptionValues, template?: OptionValues | null): Record<string, unknown> {
   return Object.fromEntries(fields.map((f) => [f.field, resolveOption(f.option, own, template)]));

@@ -130,45 +130,55 @@ export function registerOrganizationRoutes(api: Router, { container, authed }: A
   api.put('/organizations/:org/', ...authed, async (req, res) => {
     const auth = authOf(req);
     const body = jsonBody(req);
-    const organization = await emOf(req).transactional(async (em) => {
-      const organization = await organizationFor(em, auth, pathParam(req, 'org'), ['org:write'], { lock: true, mustBeActive: true });
+    // The slug check inside can race with another organization taking the slug: 409 then.
+    const organization = await conflictOnDuplicate(
+      () =>
+        emOf(req).transactional(async (em) => {
+          const organization = await organizationFor(em, auth, pathParam(req, 'org'), ['org:write'], { lock: true, mustBeActive: true });
 
-      const errors = createFieldErrors();
-      unknownFields(body, UPDATE_FIELDS, errors);
-      const basics = errors.parse(basicsSchema, body) ?? {};
-      if (basics.slug !== undefined && basics.slug !== organization.slug && (await em.count(Organization, { slug: basics.slug })) > 0) {
-        errors.add('slug', `The slug "${basics.slug}" is already in use.`);
-      }
-      const avatar = avatarChange(body, basics.avatarType, organization, errors);
-      let trustedRelays: TrustedRelayInput[] | undefined;
-      if (body.trustedRelays !== undefined) {
-        const checked = validateTrustedRelays(body.trustedRelays);
-        if (checked.ok) trustedRelays = checked.value;
-        else errors.add('trustedRelays', ...checked.errors);
-      }
-      const writes = optionWrites('organization', ORGANIZATION_OPTION_FIELDS, body, errors, new Map([[TRUSTED_RELAYS, 'trustedRelays']]));
-      errors.throwIfAny();
+          const errors = createFieldErrors();
+          unknownFields(body, UPDATE_FIELDS, errors);
+          const basics = errors.parse(basicsSchema, body) ?? {};
+          if (basics.slug !== undefined && basics.slug !== organization.slug && (await em.count(Organization, { slug: basics.slug })) > 0) {
+            errors.add('slug', `The slug "${basics.slug}" is already in use.`);
+          }
+          const avatar = avatarChange(body, basics.avatarType, organization, errors);
+          let trustedRelays: TrustedRelayInput[] | undefined;
+          if (body.trustedRelays !== undefined) {
+            const checked = validateTrustedRelays(body.trustedRelays);
+            if (checked.ok) trustedRelays = checked.value;
+            else errors.add('trustedRelays', ...checked.errors);
+          }
+          const writes = optionWrites('organization', ORGANIZATION_OPTION_FIELDS, body, errors, new Map([[TRUSTED_RELAYS, 'trustedRelays']]));
+          errors.throwIfAny();
 
-      // Everything is valid: apply, collecting what really changed for the one audit entry.
-      const changes: Record<string, string> = {};
-      for (const field of ['name', 'slug', 'requireEmailVerification'] as const) {
-        const value = basics[field];
-        if (value !== undefined && value !== organization[field]) {
-          changes[field] = describeChange(organization[field], value, true);
-          (organization as Record<typeof field, unknown>)[field] = value;
-        }
-      }
-      if (avatar) await applyAvatar(em, organization, avatar, changes);
-      if (trustedRelays) {
-        const change = await applyTrustedRelays(em, organization, trustedRelays);
-        if (change !== null) changes.trustedRelays = change;
-      }
-      Object.assign(changes, await applyOptionWrites(em, { scope: 'organization', entity: organization }, writes));
-      if (Object.keys(changes).length > 0) {
-        recordAudit(em, { organization, event: 'org.edit', actor: requestActor(req), targetObject: organization.id, data: changes });
-      }
-      return organization;
-    });
+          // Everything is valid: apply, collecting what really changed for the one audit entry.
+          const changes: Record<string, string> = {};
+          if (basics.name !== undefined && basics.name !== organization.name) {
+            changes.name = describeChange(organization.name, basics.name, true);
+            organization.name = basics.name;
+          }
+          if (basics.slug !== undefined && basics.slug !== organization.slug) {
+            changes.slug = describeChange(organization.slug, basics.slug, true);
+            organization.slug = basics.slug;
+          }
+          if (basics.requireEmailVerification !== undefined && basics.requireEmailVerification !== organization.requireEmailVerification) {
+            changes.requireEmailVerification = describeChange(organization.requireEmailVerification, basics.requireEmailVerification, true);
+            organization.requireEmailVerification = basics.requireEmailVerification;
+          }
+          if (avatar) await applyAvatar(em, organization, avatar, changes);
+          if (trustedRelays) {
+            const change = await applyTrustedRelays(em, organization, trustedRelays);
+            if (change !== null) changes.trustedRelays = change;
+          }
+          Object.assign(changes, await applyOptionWrites(em, { scope: 'organization', entity: organization }, writes));
+          if (Object.keys(changes).length > 0) {
+            recordAudit(em, { organization, event: 'org.edit', actor: requestActor(req), targetObject: organization.id, data: changes });
+          }
+          return organization;
+        }),
+      'The slug is already in use.',
+    );
     if (organization.requireEmailVerification && body.requireEmailVerification === true) {
       // After the commit, so the job sees the setting; idempotent, so a retried PUT may schedule it again.
       await scheduleRemoveUnverifiedMembers(container.emailVerificationQueue, organization.id);

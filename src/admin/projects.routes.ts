@@ -3,13 +3,12 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import { disableKeysOnCommit } from '../db/config-change-subscriber';
 import { Organization, Project, ProjectKey, ProjectTemplate, Team } from '../db/entities';
-import { storedOptions } from '../db/option-store';
 import { newDsnKey } from '../db/seed';
 import { ConflictError, NotFoundError } from '../errors';
-import { canAccessOrganization, organizationFor, projectFor } from './access';
+import { organizationFor, projectFor, visibleOrganization } from './access';
 import { describeChange, recordAudit, requestActor } from './audit-log';
 import { authOf, emOf, requireScope } from './auth';
-import { PROJECT_OPTION_FIELDS, applyOptionWrites, optionWrites } from './option-fields';
+import { PROJECT_OPTION_FIELDS, applyOptionWrites, optionWrites, projectOptionSources } from './option-fields';
 import { paginate } from './pagination';
 import type { AdminDeps } from './router';
 import { serializeProject, serializeProjectDetails } from './serializers';
@@ -38,9 +37,8 @@ const basicsSchema = z.object({
 const UPDATE_FIELDS = ['name', 'slug', 'platform', 'templateId', 'options', ...PROJECT_OPTION_FIELDS.map((f) => f.field)];
 
 /** The project with its own and its template's options, as responses show it. */
-export async function projectDetails(em: EntityManager, project: Project) {
-  const own = await storedOptions(em, { scope: 'project', entity: project });
-  const template = project.template ? await storedOptions(em, { scope: 'template', entity: project.template as ProjectTemplate }) : null;
+async function projectDetails(em: EntityManager, project: Project) {
+  const { own, template } = await projectOptionSources(em, project);
   return serializeProjectDetails(project, own, template);
 }
 
@@ -51,9 +49,9 @@ export function registerProjectRoutes(api: Router, { authed }: AdminDeps): void 
       () =>
         emOf(req).transactional(async (em) => {
           const auth = authOf(req);
-          const organization = await em.findOne(Organization, { slug: pathParam(req, 'org') });
-          const team = organization && (await canAccessOrganization(em, auth, organization.id)) ? await em.findOne(Team, { organization, slug: pathParam(req, 'team') }) : null;
-          if (!organization || !team) throw new NotFoundError('The requested resource does not exist');
+          const organization = await visibleOrganization(em, auth, pathParam(req, 'org'));
+          const team = await em.findOne(Team, { organization, slug: pathParam(req, 'team') });
+          if (!team) throw new NotFoundError('The requested resource does not exist');
           requireScope(auth, 'project:write');
           if (organization.status !== 'active') throw new ConflictError('The organization is pending deletion.');
           const body = parseBody(createSchema, jsonBody(req));
@@ -90,43 +88,48 @@ export function registerProjectRoutes(api: Router, { authed }: AdminDeps): void 
 
   api.put('/projects/:org/:project/', ...authed, async (req, res) => {
     const body = jsonBody(req);
-    const project = await emOf(req).transactional(async (em) => {
-      const project = await projectFor(em, authOf(req), pathParam(req, 'org'), pathParam(req, 'project'), ['project:write'], { lock: true, mustBeActive: true });
-      const organization = project.organization as Organization;
+    // The slug check inside can race with another project taking the slug: 409 then.
+    const project = await conflictOnDuplicate(
+      () =>
+        emOf(req).transactional(async (em) => {
+          const project = await projectFor(em, authOf(req), pathParam(req, 'org'), pathParam(req, 'project'), ['project:write'], { lock: true, mustBeActive: true });
+          const organization = project.organization as Organization;
 
-      const errors = createFieldErrors();
-      unknownFields(body, UPDATE_FIELDS, errors);
-      const basics = errors.parse(basicsSchema, body) ?? {};
-      if (basics.slug !== undefined && basics.slug !== project.slug && (await em.count(Project, { organization, slug: basics.slug })) > 0) {
-        errors.add('slug', `The slug "${basics.slug}" is already in use.`);
-      }
-      let template: ProjectTemplate | null | undefined;
-      if (basics.templateId !== undefined) {
-        template = basics.templateId === null ? null : await em.findOne(ProjectTemplate, { id: basics.templateId, organization });
-        if (template === null && basics.templateId !== null) errors.add('templateId', 'Project template not found in this organization.');
-      }
-      const writes = optionWrites('project', PROJECT_OPTION_FIELDS, body, errors);
-      errors.throwIfAny();
+          const errors = createFieldErrors();
+          unknownFields(body, UPDATE_FIELDS, errors);
+          const basics = errors.parse(basicsSchema, body) ?? {};
+          if (basics.slug !== undefined && basics.slug !== project.slug && (await em.count(Project, { organization, slug: basics.slug })) > 0) {
+            errors.add('slug', `The slug "${basics.slug}" is already in use.`);
+          }
+          let template: ProjectTemplate | null | undefined;
+          if (basics.templateId !== undefined) {
+            template = basics.templateId === null ? null : await em.findOne(ProjectTemplate, { id: basics.templateId, organization });
+            if (template === null && basics.templateId !== null) errors.add('templateId', 'Project template not found in this organization.');
+          }
+          const writes = optionWrites('project', PROJECT_OPTION_FIELDS, body, errors);
+          errors.throwIfAny();
 
-      const changes: Record<string, string> = {};
-      for (const field of ['name', 'slug', 'platform'] as const) {
-        const value = basics[field];
-        if (value !== undefined && value !== project[field]) {
-          changes[field] = describeChange(project[field] ?? null, value, true);
-          if (field === 'platform') project.platform = value;
-          else project[field] = value as string;
-        }
-      }
-      if (template !== undefined && (template?.id ?? null) !== (project.template?.id ?? null)) {
-        changes.templateId = describeChange(project.template?.id ?? null, template?.id ?? null, true);
-        project.template = template;
-      }
-      Object.assign(changes, await applyOptionWrites(em, { scope: 'project', entity: project }, writes));
-      if (Object.keys(changes).length > 0) {
-        recordAudit(em, { organization, event: 'project.edit', actor: requestActor(req), targetObject: project.id, data: { project: project.slug, ...changes } });
-      }
-      return project;
-    });
+          const changes: Record<string, string> = {};
+          for (const field of ['name', 'slug', 'platform'] as const) {
+            const value = basics[field];
+            if (value !== undefined && value !== project[field]) {
+              changes[field] = describeChange(project[field] ?? null, value, true);
+              if (field === 'platform') project.platform = value;
+              else project[field] = value as string;
+            }
+          }
+          if (template !== undefined && (template?.id ?? null) !== (project.template?.id ?? null)) {
+            changes.templateId = describeChange(project.template?.id ?? null, template?.id ?? null, true);
+            project.template = template;
+          }
+          Object.assign(changes, await applyOptionWrites(em, { scope: 'project', entity: project }, writes));
+          if (Object.keys(changes).length > 0) {
+            recordAudit(em, { organization, event: 'project.edit', actor: requestActor(req), targetObject: project.id, data: { project: project.slug, ...changes } });
+          }
+          return project;
+        }),
+      'The slug is already in use.',
+    );
     res.json(await projectDetails(emOf(req), project));
   });
 

@@ -98,12 +98,16 @@ export function serializeProjectDetails(project: Project, own: OptionValues, tem
   };
 }
 
+/** A key's rate limit as the API shows it; null when it has none (a limit needs a count and a window). */
+export function keyRateLimit(key: ProjectKey): { count: number; window: number } | null {
+  return key.rateLimitCount !== null && key.rateLimitCount !== undefined && key.rateLimitWindow ? { count: key.rateLimitCount, window: key.rateLimitWindow } : null;
+}
+
 /** A DSN key; the DSN is built from the host the client called. */
 export function serializeKey(req: Request, key: ProjectKey) {
   const projectId = (key.project as Project).id;
   const url = new URL(requestOrigin(req));
   const dsn = (credentials: string) => `${url.protocol}//${credentials}@${url.host}/${projectId}`;
-  const rateLimit = key.rateLimitCount !== null && key.rateLimitCount !== undefined && key.rateLimitWindow ? { count: key.rateLimitCount, window: key.rateLimitWindow } : null;
   return {
     id: key.publicKey,
     name: key.label ?? null,
@@ -112,7 +116,7 @@ export function serializeKey(req: Request, key: ProjectKey) {
     secret: key.secretKey,
     projectId,
     isActive: key.status === 'active',
-    rateLimit,
+    rateLimit: keyRateLimit(key),
     dsn: { public: dsn(key.publicKey), secret: dsn(`${key.publicKey}:${key.secretKey}`) },
     dateCreated: iso(key.dateAdded),
   };
