@@ -43,6 +43,9 @@ describe('authentication', () => {
     }
     const post = await api.post('/api/0/organizations/', { name: 'x' }, null);
     expect(post.status).toBe(401);
+    // The token is checked before the body is read.
+    const malformed = await api.request('PUT', '/api/0/organizations/acme/', { token: null, rawBody: '{oops', headers: { 'content-type': 'application/json' } });
+    expect(malformed.status).toBe(401);
   });
 
   it('answers 401 for a malformed, unknown or revoked token and for an inactive user', async () => {

@@ -14,7 +14,7 @@ import { AVATAR_PATH } from './urls';
 /** What every group of management routes receives. */
 export interface AdminDeps {
   container: Container;
-  /** JSON body, the request's unit of work, and token authentication: put before every API handler. */
+  /** The request's unit of work, token authentication and the JSON body: put before every API handler. */
   authed: RequestHandler[];
 }
 
@@ -27,7 +27,8 @@ export function adminRouter(container: Container): Router {
   const fork = () => container.orm.em.fork();
   const deps: AdminDeps = {
     container,
-    authed: [express.json({ limit: '2mb' }), requestEntityManager(fork), apiAuth],
+    // Token first: an unauthenticated request gets its 401 without its body being read.
+    authed: [requestEntityManager(fork), apiAuth, express.json({ limit: '2mb' })],
   };
   const api = Router();
   registerIndexRoutes(api, deps);
