@@ -29,10 +29,13 @@ async function findSuperuser(em: EntityManager, email: string): Promise<User> {
   return user;
 }
 
-function permissionOption(ctx: Parameters<Command['run']>[0]): string {
+/** `--user` (a superuser) and `--permission` of `permissions add|remove`. */
+async function permissionRequest(ctx: Parameters<Command['run']>[0]): Promise<{ em: EntityManager; email: string; user: User; permission: string }> {
+  const email = emailOption(ctx, 'user');
   const permission = requireString(ctx, 'permission');
   if (permission.length > 255) throw new CliError('--permission must be at most 255 characters');
-  return permission;
+  const em = (await ctx.container()).orm.em.fork();
+  return { em, email, user: await findSuperuser(em, email), permission };
 }
 
 const userOption = { user: { type: 'string' } } as const;
@@ -101,10 +104,7 @@ export const userCommands: Record<string, Command> = {
     usage: 'permissions add --user E --permission P',
     options: { ...userOption, permission: { type: 'string' } },
     async run(ctx) {
-      const email = emailOption(ctx, 'user');
-      const permission = permissionOption(ctx);
-      const em = (await ctx.container()).orm.em.fork();
-      const user = await findSuperuser(em, email);
+      const { em, email, user, permission } = await permissionRequest(ctx);
       if (await em.findOne(UserPermission, { user, permission })) throw new CliError(`User \`${email}\` already has permission \`${permission}\``);
       em.create(UserPermission, { user, permission });
       await em.flush();
@@ -116,10 +116,7 @@ export const userCommands: Record<string, Command> = {
     usage: 'permissions remove --user E --permission P',
     options: { ...userOption, permission: { type: 'string' } },
     async run(ctx) {
-      const email = emailOption(ctx, 'user');
-      const permission = permissionOption(ctx);
-      const em = (await ctx.container()).orm.em.fork();
-      const user = await findSuperuser(em, email);
+      const { em, email, user, permission } = await permissionRequest(ctx);
       if ((await em.nativeDelete(UserPermission, { user, permission })) === 0) throw new CliError(`User \`${email}\` does not have permission \`${permission}\``);
       ctx.out(`Removed permission \`${permission}\` from \`${email}\``);
     },
