@@ -10,6 +10,7 @@ import { initOrm, type Orm } from './db/orm';
 import { createLogger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
 import { createBuildQueue, type BuildQueue } from './queues/build.queue';
+import { createEmailVerificationQueue, type EmailVerificationQueue } from './queues/email-verification.queue';
 import { createInvalidateQueue, createInvalidationScheduler, type InvalidateQueue, type InvalidationScheduler } from './queues/invalidate.queue';
 import { createInternalPolicy, type InternalPolicy } from './relay-auth/internal-policy';
 
@@ -33,6 +34,8 @@ export interface Container {
   buildQueue: BuildQueue;
   invalidateQueue: InvalidateQueue;
   invalidations: InvalidationScheduler;
+  /** Clean-ups after an organization starts requiring verified e-mail addresses. */
+  emailVerificationQueue: EmailVerificationQueue;
   /** Whether PostgreSQL and Redis answer right now (for `/readyz`). */
   readiness(): Promise<{ postgres: boolean; redis: boolean }>;
   close(): Promise<void>;
@@ -61,7 +64,8 @@ export async function createContainer(settings: Settings, role: Role, options: C
   const generations = createConfigGenerations(redis, keys, { markerTtlMs: settings.invalidationDelayMs + 60_000 });
   const buildQueue = createBuildQueue(redis, keys.bullPrefix);
   const invalidateQueue = createInvalidateQueue(redis, keys.bullPrefix);
-  for (const queue of [buildQueue, invalidateQueue]) queue.on('error', (err) => logger.debug({ err: err.message, queue: queue.name }, 'queue error'));
+  const emailVerificationQueue = createEmailVerificationQueue(redis, keys.bullPrefix);
+  for (const queue of [buildQueue, invalidateQueue, emailVerificationQueue]) queue.on('error', (err) => logger.debug({ err: err.message, queue: queue.name }, 'queue error'));
   const invalidations = createInvalidationScheduler(invalidateQueue, generations, settings.invalidationDelayMs, (change) =>
     metrics.invalidationsScheduled.inc({ scope: change.scope.scope }),
   );
@@ -84,6 +88,7 @@ export async function createContainer(settings: Settings, role: Role, options: C
     buildQueue,
     invalidateQueue,
     invalidations,
+    emailVerificationQueue,
     async readiness() {
       const [postgres, redisOk] = await Promise.all([
         withTimeout(orm.em.getConnection().execute('select 1'), 2000).then(() => true, () => false),
@@ -92,7 +97,7 @@ export async function createContainer(settings: Settings, role: Role, options: C
       return { postgres, redis: redisOk };
     },
     async close() {
-      await Promise.allSettled([buildQueue.close(), invalidateQueue.close()]);
+      await Promise.allSettled([buildQueue.close(), invalidateQueue.close(), emailVerificationQueue.close()]);
       redis.disconnect();
       await orm.close(true);
     },

@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
 import type { Container } from '../container';
+import { adminRouter } from '../admin/router';
 import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { relaysRouter } from './routes/relays';
@@ -31,6 +32,7 @@ export function createApp(container: Container): Express {
 
   app.use('/api/0/relays', relaysRouter(container));
   app.use(BULL_BOARD_PATH, bullBoardRouter(container));
+  app.use(adminRouter(container));
 
   app.use(notFoundHandler);
   app.use(errorHandler(container.logger));

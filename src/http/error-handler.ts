@@ -14,6 +14,8 @@ export function toAppError(error: unknown): AppError | null {
   if (type === 'request.aborted' || type === 'request.size.invalid' || type === 'stream.encoding.set') {
     return new AppError('bad_request', 400, 'The request body could not be read');
   }
+  // The router could not percent-decode a path segment (it marks the URIError 400).
+  if (error instanceof URIError && (error as { status?: unknown }).status === 400) return new AppError('bad_request', 400, 'Malformed percent-encoding in the URL path');
   if (isRedisUnavailable(error)) return new ServiceUnavailableError('redis');
   if (isPostgresUnavailable(error)) return new ServiceUnavailableError('postgres');
   return null;

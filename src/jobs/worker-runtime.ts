@@ -6,10 +6,12 @@ import { createWorkerRedis, type Redis } from '../caches/redis';
 import type { Container } from '../container';
 import { BUILD_QUEUE, INVALIDATE_QUEUE } from '../queues/names';
 import type { BuildJobData } from '../queues/build.queue';
+import { EMAIL_VERIFICATION_QUEUE, type EmailVerificationJobData } from '../queues/email-verification.queue';
 import type { InvalidateJobData } from '../queues/invalidate.queue';
 import { createBuildProcessor, releaseClaimsOfFailedJob } from './build-project-config.processor';
 import type { JobDeps } from './deps';
 import { createInvalidateProcessor } from './invalidate-project-config.processor';
+import { createRemoveUnverifiedMembersProcessor } from './remove-unverified-members.processor';
 
 /** Invalidations run on their own worker with this concurrency, so they can never take a build slot. */
 export const INVALIDATION_CONCURRENCY = 1;
@@ -20,8 +22,8 @@ export interface RunningWorkers {
 }
 
 export interface WorkerOptions {
-  /** Which queues this process works on (default both): e.g. dedicated invalidation workers. */
-  queues?: readonly ('build' | 'invalidate')[];
+  /** Which queues this process works on (default all): e.g. dedicated invalidation workers. */
+  queues?: readonly ('build' | 'invalidate' | 'email-verification')[];
 }
 
 /**
@@ -44,7 +46,7 @@ export function workerJobDeps(container: Container, connection: Redis): JobDeps 
 /** Starts the build and invalidation workers of one process. */
 export function startWorkers(container: Container, options: WorkerOptions = {}): RunningWorkers {
   const { settings, logger, metrics } = container;
-  const queues = new Set(options.queues ?? ['build', 'invalidate']);
+  const queues = new Set(options.queues ?? ['build', 'invalidate', 'email-verification']);
   // maxRetriesPerRequest: null, as BullMQ requires; it duplicates this connection for blocking reads.
   const connection = createWorkerRedis(settings, `relaycfg-worker-${process.pid}`);
   connection.on('error', (err) => logger.debug({ err: err.message }, 'worker redis connection error'));
@@ -62,11 +64,17 @@ export function startWorkers(container: Container, options: WorkerOptions = {}):
     invalidate.on('failed', (job, error) => logger.warn({ jobId: job?.id, scope: job?.data.scope, err: error.message }, 'invalidation job failed'));
     workers.push(invalidate);
   }
+  if (queues.has('email-verification')) {
+    // Rare and small: one at a time, apart from the config queues.
+    const emailVerification = new Worker<EmailVerificationJobData>(EMAIL_VERIFICATION_QUEUE, createRemoveUnverifiedMembersProcessor(deps), { connection, prefix, concurrency: 1 });
+    emailVerification.on('failed', (job, error) => logger.warn({ jobId: job?.id, organizationId: job?.data.organizationId, err: error.message }, 'email verification job failed'));
+    workers.push(emailVerification);
+  }
   for (const worker of workers) worker.on('error', (err) => logger.warn({ err: err.message, queue: worker.name }, 'worker error'));
 
   metrics.queueDepthSource = async () => {
     const depth: Record<string, Record<string, number>> = {};
-    for (const queue of [container.buildQueue, container.invalidateQueue]) depth[queue.name] = await queue.getJobCounts('waiting', 'delayed', 'active', 'failed');
+    for (const queue of [container.buildQueue, container.invalidateQueue, container.emailVerificationQueue]) depth[queue.name] = await queue.getJobCounts('waiting', 'delayed', 'active', 'failed');
     return depth;
   };
 

@@ -3,6 +3,9 @@ import type { Settings } from '../../config/settings';
 import type { Container } from '../../container';
 import { configCommands } from './configs';
 import { dataCommands } from './data';
+import { invalidateCommands } from './invalidate';
+import { relayCommands } from './relays';
+import { userCommands } from './users';
 
 export interface CommandContext {
   values: Record<string, string | boolean | undefined>;
@@ -24,4 +27,7 @@ export interface Command {
 export const commands: Record<string, Command> = {
   ...dataCommands,
   ...configCommands,
+  ...invalidateCommands,
+  ...userCommands,
+  ...relayCommands,
 };

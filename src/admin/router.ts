@@ -1,0 +1,46 @@
+import express, { Router, type RequestHandler } from 'express';
+import type { Container } from '../container';
+import { apiAuth, requestEntityManager } from './auth';
+import { serveAvatar } from './avatar';
+import { registerFilterRoutes } from './filters.routes';
+import { registerIndexRoutes } from './index.routes';
+import { registerKeyRoutes } from './keys.routes';
+import { registerOrganizationRoutes } from './organizations.routes';
+import { registerProjectRoutes } from './projects.routes';
+import { registerTeamRoutes } from './teams.routes';
+import { registerTemplateRoutes } from './templates.routes';
+import { AVATAR_PATH } from './urls';
+
+/** What every group of management routes receives. */
+export interface AdminDeps {
+  container: Container;
+  /** The request's unit of work, token authentication and the JSON body: put before every API handler. */
+  authed: RequestHandler[];
+}
+
+/**
+ * The management API under `/api/0/` (ADMIN_API.md) and the public avatar URLs. Authentication is
+ * attached per route, not to the whole prefix, so a path no route takes (e.g. an unknown relay
+ * endpoint) still gets its plain 404.
+ */
+export function adminRouter(container: Container): Router {
+  const fork = () => container.orm.em.fork();
+  const deps: AdminDeps = {
+    container,
+    // Token first: an unauthenticated request gets its 401 without its body being read.
+    authed: [requestEntityManager(fork), apiAuth, express.json({ limit: '2mb' })],
+  };
+  const api = Router();
+  registerIndexRoutes(api, deps);
+  registerOrganizationRoutes(api, deps);
+  registerTeamRoutes(api, deps);
+  registerProjectRoutes(api, deps);
+  registerKeyRoutes(api, deps);
+  registerFilterRoutes(api, deps);
+  registerTemplateRoutes(api, deps);
+
+  const router = Router();
+  router.get(`${AVATAR_PATH}/:uuid/`, serveAvatar(fork));
+  router.use('/api/0', api);
+  return router;
+}
