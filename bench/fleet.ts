@@ -23,6 +23,8 @@ export interface Proc {
   output(): string;
   /** Peak resident memory so far (VmHWM), in MB. */
   peakRssMb(): number;
+  /** CPU time used so far (user + system), in ms. */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
@@ -52,6 +54,15 @@ export async function startProcess(name: string, script: string, env: NodeJS.Pro
         const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
         const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
         return kb / 1024;
+      } catch {
+        return 0;
+      }
+    },
+    cpuMs() {
+      try {
+        // Fields 14 and 15 of /proc/<pid>/stat: utime and stime in clock ticks (100 per second).
+        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return (Number(fields[11]) + Number(fields[12])) * 10;
       } catch {
         return 0;
       }

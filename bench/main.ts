@@ -5,7 +5,8 @@ import pino from 'pino';
 import { loadSettings } from '../src/config/settings';
 import { createContainer, type Container } from '../src/container';
 import { applyMigrations } from '../src/db/orm';
-import { seed } from '../src/db/seed';
+import type { Agent } from 'node:http';
+import { seed, type SeedResult } from '../src/db/seed';
 import { createDatabase, freePort, startProcess, type Proc } from './fleet';
 import { BenchRelay, hammer, keepAliveAgent } from './load';
 import { scrape as metric } from './prometheus';
@@ -19,14 +20,193 @@ import { adminClient, type AdminClient } from './admin';
  */
 
 const quick = process.argv.includes('--quick');
+/** `--only hot,cold,invalidation,dedupe,storm` runs a subset (memory is always reported). */
+const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? (process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined);
+const only = onlyArg ? new Set(onlyArg.split(',')) : null;
 const SIZES = quick
-  ? { hotSeconds: 3, hotPool: 500, coldOrgs: 10, coldProjects: 100, invalidationProjects: 300, dedupePollers: 20, dedupeKeys: 300, stormFill: 200 }
-  : { hotSeconds: 10, hotPool: 1000, coldOrgs: 100, coldProjects: 100, invalidationProjects: 1000, dedupePollers: 50, dedupeKeys: 1000, stormFill: 1000 };
+  ? { warmSeconds: 3, hotSeconds: 6, hotPool: 500, coldOrgs: 10, coldProjects: 100, invalidationProjects: 300, dedupePollers: 20, dedupeKeys: 300, stormFill: 200 }
+  : { warmSeconds: 5, hotSeconds: 15, hotPool: 1000, coldOrgs: 100, coldProjects: 100, invalidationProjects: 1000, dedupePollers: 50, dedupeKeys: 1000, stormFill: 1000 };
 const CONNECTIONS = 20;
 const KEYS_PER_HOT_REQUEST = 100;
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 const seconds = (ms: number) => Math.round(ms) / 1000;
+
+/** What every scenario works with. */
+interface Bench {
+  api: Proc;
+  workers: Proc[];
+  container: Container;
+  relay: BenchRelay;
+  agent: Agent;
+  admin: AdminClient;
+  figures: Figure[];
+  /** Configs built by the workers (trigger "build"), summed over both. */
+  builds(): Promise<number>;
+  workerSum(name: string): Promise<number>;
+  /** The cold-fill keys once that scenario ran (the storm invalidates them). */
+  cold?: SeedResult;
+}
+
+/**
+ * Service vs floor on the same cached keys, same signed requests, same connections, in one run.
+ * Plain projects give ~1 KiB configs (framework overhead shows); seeded options give ~2.5 KiB
+ * configs, where 250 KiB replies make both servers bound by moving bytes on this machine.
+ */
+async function hotPath(b: Bench, env: NodeJS.ProcessEnv, redisUrl: string, prefix: string, variant: 'plain' | 'realistic'): Promise<void> {
+  log(`hot path (${variant} configs): seeding and filling the cache`);
+  const hot = await seed(b.container.orm.em.fork(), { orgs: 10, projects: SIZES.hotPool / 10, keys: 1, slugPrefix: `hot-${variant}`, bare: variant === 'plain' });
+  await b.relay.pollAll(hot.publicKeys);
+  const startFloor = async (express: boolean) => {
+    const port = await freePort();
+    const args = [String(port), redisUrl, prefix, b.relay.relayId, b.relay.publicKey, ...(express ? ['--express'] : [])];
+    return startProcess(express ? 'express floor' : 'floor', 'bench/floor-server.js', env, port, args, 'floor listening');
+  };
+  const floor = await startFloor(false);
+  const expressFloor = await startFloor(true);
+  try {
+    const bodies = Array.from({ length: 64 }, (_, i) => {
+      const keys = Array.from({ length: KEYS_PER_HOT_REQUEST }, (_, j) => hot.publicKeys[(i * 37 + j * 13) % hot.publicKeys.length]!);
+      return b.relay.prepare('/api/0/relays/projectconfigs/?version=3', { publicKeys: [...new Set(keys)], fullConfig: true });
+    });
+    // Warm both (the API has far more code for the JIT to optimise), then measure both.
+    await hammer(b.api.url, bodies, CONNECTIONS, SIZES.warmSeconds * 1000);
+    await hammer(floor.url, bodies, CONNECTIONS, SIZES.warmSeconds * 1000);
+    await hammer(expressFloor.url, bodies, CONNECTIONS, SIZES.warmSeconds * 1000);
+    log(`hot path (${variant}): service, floor and floor in Express, ${SIZES.hotSeconds} s each in 3 alternating rounds`);
+    // Alternating rounds, so drift on a shared machine affects both servers alike.
+    const rounds = new Map<Proc, { requests: number; seconds: number; errors: number; cpuMs: number; bytes: number; p50: number[]; p99: number[] }>();
+    const servers = [b.api, floor, expressFloor];
+    for (const proc of servers) rounds.set(proc, { requests: 0, seconds: 0, errors: 0, cpuMs: 0, bytes: 0, p50: [], p99: [] });
+    for (let round = 0; round < 3; round++) {
+      for (const proc of servers) {
+        const cpu0 = proc.cpuMs();
+        const r = await hammer(proc.url, bodies, CONNECTIONS, (SIZES.hotSeconds * 1000) / 3);
+        const total = rounds.get(proc)!;
+        total.cpuMs += proc.cpuMs() - cpu0;
+        total.requests += r.requests;
+        total.seconds += r.seconds;
+        total.errors += r.errors;
+        total.bytes += r.bytesPerReply * r.requests;
+        total.p50.push(r.p50Ms);
+        total.p99.push(r.p99Ms);
+      }
+    }
+    const summary = (proc: Proc) => {
+      const t = rounds.get(proc)!;
+      const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+      return { perSecond: t.requests / t.seconds, errors: t.errors, p50Ms: median(t.p50), p99Ms: median(t.p99), bytesPerReply: t.bytes / Math.max(1, t.requests), cpuMsPerRequest: t.cpuMs / Math.max(1, t.requests) };
+    };
+    const service = summary(b.api);
+    const floorResult = summary(floor);
+    const expressResult = summary(expressFloor);
+    const ratio = service.perSecond / floorResult.perSecond;
+    const reply = `${KEYS_PER_HOT_REQUEST} keys, ${Math.round(service.bytesPerReply / 1024)} KiB per reply`;
+    b.figures.push(
+      { name: `hot path (${variant}): service throughput`, value: service.perSecond, unit: 'req/s', detail: `${reply}; p50 ${service.p50Ms.toFixed(1)} ms, p99 ${service.p99Ms.toFixed(1)} ms, ${service.errors} errors` },
+      { name: `hot path (${variant}): floor throughput`, value: floorResult.perSecond, unit: 'req/s', detail: `p50 ${floorResult.p50Ms.toFixed(1)} ms, p99 ${floorResult.p99Ms.toFixed(1)} ms, ${floorResult.errors} errors` },
+      { name: `hot path (${variant}): floor in Express, throughput`, value: expressResult.perSecond, unit: 'req/s', detail: `${(expressResult.perSecond / floorResult.perSecond).toFixed(2)} × floor: Express's own share of the gap` },
+      { name: `hot path (${variant}): CPU per request, service`, value: service.cpuMsPerRequest, unit: 'ms', detail: `floor ${floorResult.cpuMsPerRequest.toFixed(3)} ms, floor in Express ${expressResult.cpuMsPerRequest.toFixed(3)} ms (server process only)` },
+      variant === 'plain'
+        ? { name: 'hot path (plain): service / floor', value: ratio, unit: '×', goal: '≥ 0.8 (aim 0.9)', ok: ratio >= 0.8 }
+        : { name: 'hot path (realistic): service / floor', value: ratio, unit: '×', detail: 'transfer-bound: see README' },
+    );
+  } finally {
+    await Promise.all([floor.stop(), expressFloor.stop()]);
+  }
+}
+
+async function coldFill(b: Bench): Promise<void> {
+  const coldKeys = SIZES.coldOrgs * SIZES.coldProjects;
+  log(`cold fill: seeding ${coldKeys} keys (${SIZES.coldOrgs} organizations × ${SIZES.coldProjects} projects × 1 key)`);
+  const cold = await seed(b.container.orm.em.fork(), { orgs: SIZES.coldOrgs, projects: SIZES.coldProjects, keys: 1, slugPrefix: 'cold' });
+  const buildsBefore = await b.builds();
+  const fillStarted = Date.now();
+  await b.relay.pollAll(cold.publicKeys, { timeoutMs: 120_000 });
+  const fillMs = Date.now() - fillStarted;
+  const coldBuilds = (await b.builds()) - buildsBefore;
+  b.cold = cold;
+  b.figures.push(
+    { name: `cold fill: ${coldKeys} keys, time to all configs`, value: seconds(fillMs), unit: 's', goal: '≤ 3 s', ok: fillMs <= 3000 },
+    { name: 'cold fill: builds performed', value: coldBuilds, unit: 'builds', goal: `= ${coldKeys}`, ok: coldBuilds === coldKeys },
+  );
+
+  // SQL statements per build job at batch sizes 1, 50 and 500 (keys taken out of the cache).
+  const perJob: Record<number, number> = {};
+  for (const size of [1, 50, 500]) {
+    const keys = cold.publicKeys.slice(0, size);
+    await b.container.configCache.deleteMany(keys);
+    const queries0 = await b.workerSum('relay_projectconfig_job_sql_queries_sum');
+    const jobs0 = await b.workerSum('relay_projectconfig_job_sql_queries_count');
+    await b.relay.pollAll(keys, { batch: size });
+    const queries1 = await b.workerSum('relay_projectconfig_job_sql_queries_sum');
+    const jobs1 = await b.workerSum('relay_projectconfig_job_sql_queries_count');
+    perJob[size] = (queries1 - queries0) / Math.max(1, jobs1 - jobs0);
+  }
+  const constant = perJob[1] === perJob[50] && perJob[50] === perJob[500];
+  b.figures.push({ name: 'SQL statements per build job (1 / 50 / 500 keys)', value: perJob[500]!, unit: 'queries', detail: `${perJob[1]} / ${perJob[50]} / ${perJob[500]}`, goal: 'the same for every size', ok: constant });
+}
+
+async function invalidation(b: Bench): Promise<void> {
+  log(`invalidation: ${SIZES.invalidationProjects} projects of one organization`);
+  const big = await seed(b.container.orm.em.fork(), { orgs: 1, projects: SIZES.invalidationProjects, keys: 1, slugPrefix: 'inval' });
+  await b.relay.pollAll(big.publicKeys);
+  const newRelay = new BenchRelay(b.api.url, b.agent).publicKey;
+  const putDone = await b.admin.putTrustedRelays(big.organizations[0]!.slug, [{ publicKey: newRelay, name: 'bench relay', description: 'added by the benchmark' }]);
+  const visibleAt = await waitUntil(async () => {
+    const configs = await b.relay.pollAll(big.publicKeys);
+    return [...configs.values()].every((c) => ((c as { config?: { trustedRelays?: string[] } }).config?.trustedRelays ?? []).includes(newRelay));
+  }, 30_000);
+  const ms = visibleAt - putDone;
+  b.figures.push({ name: `invalidation: ${SIZES.invalidationProjects} projects, PUT → all configs updated`, value: seconds(ms), unit: 's', goal: '≤ 2 s', ok: ms <= 2000, detail: `coalescing delay ${loadSettings().invalidationDelayMs} ms included` });
+}
+
+async function dedupe(b: Bench): Promise<void> {
+  log(`dedupe: ${SIZES.dedupePollers} pollers on ${SIZES.dedupeKeys} uncached keys`);
+  const keys = await seed(b.container.orm.em.fork(), { orgs: 10, projects: SIZES.dedupeKeys / 10, keys: 1, slugPrefix: 'dedupe', bare: true });
+  const pollers = await Promise.all(
+    Array.from({ length: SIZES.dedupePollers }, async () => {
+      const poller = new BenchRelay(b.api.url, b.agent);
+      await poller.register();
+      return poller;
+    }),
+  );
+  const before = await b.builds();
+  await Promise.all(pollers.map((p) => p.pollAll(keys.publicKeys)));
+  const perKey = ((await b.builds()) - before) / SIZES.dedupeKeys;
+  b.figures.push({ name: `dedupe: builds per key (${SIZES.dedupePollers} pollers)`, value: perKey, unit: 'builds/key', goal: '= 1', ok: perKey === 1 });
+}
+
+async function storm(b: Bench): Promise<void> {
+  if (!b.cold) {
+    log('storm: seeding and caching the keys to invalidate');
+    b.cold = await seed(b.container.orm.em.fork(), { orgs: SIZES.coldOrgs, projects: SIZES.coldProjects, keys: 1, slugPrefix: 'cold' });
+    await b.relay.pollAll(b.cold.publicKeys, { timeoutMs: 120_000 });
+  }
+  const stormed = b.cold;
+  log(`storm: cold fill of ${SIZES.stormFill} keys alone, then during invalidation of ${stormed.publicKeys.length} cached keys`);
+  const alone = await seed(b.container.orm.em.fork(), { orgs: 10, projects: SIZES.stormFill / 10, keys: 1, slugPrefix: 'alone' });
+  const during = await seed(b.container.orm.em.fork(), { orgs: 10, projects: SIZES.stormFill / 10, keys: 1, slugPrefix: 'storm' });
+  const aloneStarted = Date.now();
+  await b.relay.pollAll(alone.publicKeys);
+  const aloneMs = Date.now() - aloneStarted;
+  // Every organization of the cached set changes at once; the fill starts while they are recomputed.
+  const changes = Promise.all(stormed.organizations.map((o, i) => b.admin.putSensitiveFields(o.slug, [`storm-${i}`])));
+  const invalidated = () => b.workerSum('relay_projectconfig_invalidations_total');
+  const invalidatedBefore = await invalidated();
+  await waitUntil(async () => (await invalidated()) > invalidatedBefore, 30_000);
+  const stormStarted = Date.now();
+  await b.relay.pollAll(during.publicKeys);
+  const stormMs = Date.now() - stormStarted;
+  await changes;
+  const stillRunning = (await invalidated()) - invalidatedBefore < stormed.organizations.length;
+  const ratio = stormMs / aloneMs;
+  b.figures.push(
+    { name: `storm: fill of ${SIZES.stormFill} keys alone`, value: seconds(aloneMs), unit: 's' },
+    { name: `storm: same fill while ${stormed.publicKeys.length} cached keys are invalidated`, value: seconds(stormMs), unit: 's', detail: stillRunning ? 'invalidations still running when the fill finished' : 'the invalidations finished before the fill' },
+    { name: 'storm: fill during storm / alone', value: ratio, unit: '×', goal: '≤ 1.2', ok: ratio <= 1.2 },
+  );
+}
 
 async function main(): Promise<void> {
   const base = loadSettings();
@@ -48,6 +228,7 @@ async function main(): Promise<void> {
   const procs: Proc[] = [];
   let container: Container | null = null;
   const figures: Figure[] = [];
+  const agent = keepAliveAgent(64);
   try {
     // The benchmark's own connection, to migrate and seed (as an operator's CLI would).
     container = await createContainer({ ...base, databaseUrl: database.url, redisKeyPrefix: prefix, logLevel: 'warn' }, 'cli', { logger: pino({ level: 'warn' }) });
@@ -56,140 +237,55 @@ async function main(): Promise<void> {
     log('starting 1 API and 2 workers');
     const api = await startProcess('api', 'workers/api.js', env, apiPort);
     procs.push(api);
-    const workerProcs: Proc[] = [];
+    const workers: Proc[] = [];
     for (let i = 1; i <= 2; i++) {
       const port = await freePort();
-      workerProcs.push(await startProcess(`worker-${i}`, 'workers/worker.js', { ...env, WORKER_PORT: String(port) }, port));
+      workers.push(await startProcess(`worker-${i}`, 'workers/worker.js', { ...env, WORKER_PORT: String(port) }, port));
     }
-    procs.push(...workerProcs);
-    const builds = async () => (await Promise.all(workerProcs.map((w) => metric(w.url, 'relay_projectconfig_builds_total', { trigger: 'build' })))).reduce((a, b) => a + b, 0);
-    const workerSum = async (name: string) => (await Promise.all(workerProcs.map((w) => metric(w.url, name)))).reduce((a, b) => a + b, 0);
-
-    const agent = keepAliveAgent(64);
+    procs.push(...workers);
+    const workerSum = async (name: string, labels: Record<string, string> = {}) => (await Promise.all(workers.map((w) => metric(w.url, name, labels)))).reduce((a, c) => a + c, 0);
     const relay = new BenchRelay(api.url, agent);
     await relay.register();
-    const admin: AdminClient = await adminClient(container, api.url);
-
-    // 1. Hot path --------------------------------------------------------------------------
-    log('hot path: seeding and filling the cache');
-    const hot = await seed(container.orm.em.fork(), { orgs: 10, projects: SIZES.hotPool / 10, keys: 1, slugPrefix: 'hot' });
-    await relay.pollAll(hot.publicKeys);
-    const floorPort = await freePort();
-    const floor = await startProcess('floor', 'bench/floor-server.js', env, floorPort, [String(floorPort), base.redisUrl, prefix, relay.relayId, relay.publicKey], 'floor listening');
-    procs.push(floor);
-    const bodies = Array.from({ length: 64 }, (_, i) => {
-      const keys = Array.from({ length: KEYS_PER_HOT_REQUEST }, (_, j) => hot.publicKeys[(i * 37 + j * 13) % hot.publicKeys.length]!);
-      return relay.prepare('/api/0/relays/projectconfigs/?version=3', { publicKeys: [...new Set(keys)], fullConfig: true });
-    });
-    const complete = (r: { status: number; text: string }) => r.status === 200 && r.text.includes('"pending":[]');
-    // Warm both, then measure both in the same run.
-    await hammer(api.url, bodies, CONNECTIONS, 1500, complete);
-    await hammer(floor.url, bodies, CONNECTIONS, 1500, complete);
-    log(`hot path: service ${SIZES.hotSeconds} s`);
-    const service = await hammer(api.url, bodies, CONNECTIONS, SIZES.hotSeconds * 1000, complete);
-    log(`hot path: floor ${SIZES.hotSeconds} s`);
-    const floorResult = await hammer(floor.url, bodies, CONNECTIONS, SIZES.hotSeconds * 1000, complete);
-    await floor.stop();
-    procs.splice(procs.indexOf(floor), 1);
-    const ratio = service.perSecond / floorResult.perSecond;
-    figures.push(
-      { name: 'hot path: service throughput', value: service.perSecond, unit: 'req/s', detail: `${KEYS_PER_HOT_REQUEST} keys/request, ${CONNECTIONS} connections, errors ${service.errors}` },
-      { name: 'hot path: service p50 / p99', value: service.p50Ms, unit: 'ms', detail: `p99 ${service.p99Ms.toFixed(1)} ms` },
-      { name: 'hot path: floor throughput', value: floorResult.perSecond, unit: 'req/s', detail: `p50 ${floorResult.p50Ms.toFixed(1)} ms, p99 ${floorResult.p99Ms.toFixed(1)} ms, errors ${floorResult.errors}` },
-      { name: 'hot path: service / floor', value: ratio, unit: '×', goal: '≥ 0.8 (aim 0.9)', ok: ratio >= 0.8 },
-    );
-
-    // 2. Cold fill -------------------------------------------------------------------------
-    const coldKeys = SIZES.coldOrgs * SIZES.coldProjects;
-    log(`cold fill: seeding ${coldKeys} keys (${SIZES.coldOrgs} organizations × ${SIZES.coldProjects} projects × 1 key)`);
-    const cold = await seed(container.orm.em.fork(), { orgs: SIZES.coldOrgs, projects: SIZES.coldProjects, keys: 1, slugPrefix: 'cold' });
-    const buildsBefore = await builds();
-    const fillStarted = Date.now();
-    await relay.pollAll(cold.publicKeys, { timeoutMs: 120_000 });
-    const fillMs = Date.now() - fillStarted;
-    const coldBuilds = (await builds()) - buildsBefore;
-    figures.push(
-      { name: `cold fill: ${coldKeys} keys, time to all configs`, value: seconds(fillMs), unit: 's', goal: '≤ 3 s', ok: fillMs <= 3000 },
-      { name: 'cold fill: builds performed', value: coldBuilds, unit: 'builds', goal: `= ${coldKeys}`, ok: coldBuilds === coldKeys },
-    );
-
-    // SQL statements per build job at batch sizes 1, 50 and 500 (keys taken out of the cache).
-    const perJob: Record<number, number> = {};
-    for (const size of [1, 50, 500]) {
-      const keys = cold.publicKeys.slice(0, size);
-      await container.configCache.deleteMany(keys);
-      const [queries0, jobs0] = [await workerSum('relay_projectconfig_job_sql_queries_sum'), await workerSum('relay_projectconfig_job_sql_queries_count')];
-      await relay.pollAll(keys, { batch: size });
-      const [queries1, jobs1] = [await workerSum('relay_projectconfig_job_sql_queries_sum'), await workerSum('relay_projectconfig_job_sql_queries_count')];
-      perJob[size] = (queries1 - queries0) / Math.max(1, jobs1 - jobs0);
+    const b: Bench = {
+      api,
+      workers,
+      container,
+      relay,
+      agent,
+      admin: await adminClient(container, api.url),
+      figures,
+      builds: () => workerSum('relay_projectconfig_builds_total', { trigger: 'build' }),
+      workerSum: (name) => workerSum(name),
+    };
+    const memory: string[] = [];
+    const scenarios: [string, () => Promise<void>][] = [
+      ['hot', () => hotPath(b, env, base.redisUrl, prefix, 'plain')],
+      ...(quick ? [] : ([['hot', () => hotPath(b, env, base.redisUrl, prefix, 'realistic')]] as [string, () => Promise<void>][])),
+      ['cold', () => coldFill(b)],
+      ['invalidation', () => invalidation(b)],
+      ['dedupe', () => dedupe(b)],
+      ['storm', () => storm(b)],
+    ];
+    for (const [name, run] of scenarios) {
+      if (only && !only.has(name)) continue;
+      await run();
+      memory.push(`${name}: API ${api.peakRssMb().toFixed(0)} MB`);
     }
-    const constant = perJob[1] === perJob[50] && perJob[50] === perJob[500];
-    figures.push({ name: 'SQL statements per build job (1 / 50 / 500 keys)', value: perJob[500]!, unit: 'queries', detail: `${perJob[1]} / ${perJob[50]} / ${perJob[500]}`, goal: 'the same for every size', ok: constant });
 
-    // 3. Invalidation ----------------------------------------------------------------------
-    log(`invalidation: ${SIZES.invalidationProjects} projects of one organization`);
-    const big = await seed(container.orm.em.fork(), { orgs: 1, projects: SIZES.invalidationProjects, keys: 1, slugPrefix: 'inval' });
-    await relay.pollAll(big.publicKeys);
-    const orgSlug = big.organizations[0]!.slug;
-    const newRelay = new BenchRelay(api.url, agent).publicKey;
-    const putDone = await admin.putTrustedRelays(orgSlug, [{ publicKey: newRelay, name: 'bench relay', description: 'added by the benchmark' }]);
-    const visibleMs = await waitUntil(async () => {
-      const configs = await relay.pollAll(big.publicKeys);
-      return [...configs.values()].every((c) => ((c as { config?: { trustedRelays?: string[] } }).config?.trustedRelays ?? []).includes(newRelay));
-    }, 30_000);
-    const invalidationMs = visibleMs - putDone;
-    figures.push({ name: `invalidation: ${SIZES.invalidationProjects} projects, PUT → all configs updated`, value: seconds(invalidationMs), unit: 's', goal: '≤ 2 s', ok: invalidationMs <= 2000, detail: `coalescing delay ${loadSettings().invalidationDelayMs} ms included` });
-
-    // 4. Dedupe ----------------------------------------------------------------------------
-    log(`dedupe: ${SIZES.dedupePollers} pollers on ${SIZES.dedupeKeys} uncached keys`);
-    const dedupe = await seed(container.orm.em.fork(), { orgs: 10, projects: SIZES.dedupeKeys / 10, keys: 1, slugPrefix: 'dedupe', bare: true });
-    const pollers = await Promise.all(
-      Array.from({ length: SIZES.dedupePollers }, async () => {
-        const poller = new BenchRelay(api.url, agent);
-        await poller.register();
-        return poller;
-      }),
-    );
-    const dedupeBefore = await builds();
-    await Promise.all(pollers.map((p) => p.pollAll(dedupe.publicKeys)));
-    const perKey = ((await builds()) - dedupeBefore) / SIZES.dedupeKeys;
-    figures.push({ name: `dedupe: builds per key (${SIZES.dedupePollers} pollers)`, value: perKey, unit: 'builds/key', goal: '= 1', ok: perKey === 1 });
-
-    // 5. Builds during an invalidation storm -------------------------------------------------
-    log(`storm: cold fill of ${SIZES.stormFill} keys alone, then during invalidation of ${coldKeys} cached keys`);
-    const alone = await seed(container.orm.em.fork(), { orgs: 10, projects: SIZES.stormFill / 10, keys: 1, slugPrefix: 'alone' });
-    const aloneStarted = Date.now();
-    await relay.pollAll(alone.publicKeys);
-    const aloneMs = Date.now() - aloneStarted;
-    const during = await seed(container.orm.em.fork(), { orgs: 10, projects: SIZES.stormFill / 10, keys: 1, slugPrefix: 'storm' });
-    const storm = Promise.all(cold.organizations.map((o, i) => admin.putSensitiveFields(o.slug, [`storm-${i}`])));
-    await new Promise((r) => setTimeout(r, 50));
-    const stormStarted = Date.now();
-    await relay.pollAll(during.publicKeys);
-    const stormMs = Date.now() - stormStarted;
-    await storm;
-    const stormRatio = stormMs / aloneMs;
-    figures.push(
-      { name: `storm: fill of ${SIZES.stormFill} keys alone`, value: seconds(aloneMs), unit: 's' },
-      { name: `storm: same fill while ${coldKeys} cached keys are invalidated`, value: seconds(stormMs), unit: 's', detail: `ratio ${stormRatio.toFixed(2)}` },
-      { name: 'storm: fill during storm / alone', value: stormRatio, unit: '×', goal: '≤ 1.2', ok: stormRatio <= 1.2 },
-    );
-
-    // 6. Memory --------------------------------------------------------------------------------
     const apiRss = api.peakRssMb();
-    const workerRss = Math.max(...workerProcs.map((w) => w.peakRssMb()));
+    const workerRss = Math.max(...workers.map((w) => w.peakRssMb()));
     figures.push(
-      { name: 'peak RSS: API', value: apiRss, unit: 'MB', goal: '≤ 150 MB', ok: apiRss <= 150 },
+      { name: 'peak RSS: API', value: apiRss, unit: 'MB', goal: '≤ 150 MB', ok: apiRss <= 150, detail: `peak after ${memory.join(', ')}` },
       { name: 'peak RSS: worker (largest of 2)', value: workerRss, unit: 'MB', goal: '≤ 250 MB', ok: workerRss <= 250 },
     );
-    agent.destroy();
   } finally {
+    agent.destroy();
     await Promise.all(procs.map((p) => p.stop().catch(() => undefined)));
     await container?.close().catch(() => undefined);
     await database.drop().catch(() => undefined);
   }
 
-  const result = { date: new Date().toISOString(), quick, cores: cpus().length, node: process.version, sizes: SIZES, figures };
+  const result = { date: new Date().toISOString(), quick, only: only ? [...only] : null, cores: cpus().length, node: process.version, sizes: SIZES, figures };
   const dir = path.resolve(__dirname, '../../bench/results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${quick ? 'quick' : 'full'}-${result.date.replace(/[:.]/g, '-')}.json`);

@@ -63,9 +63,17 @@ describe('build claims', () => {
     expect(await claims.lookupOrClaim([key(1)], [null], 'a')).toEqual([{ status: 'claimed' }]);
     expect(await claims.lookupOrClaim([key(1)], [null], 'b')).toEqual([{ status: 'in-flight' }]);
     await cache.setMany([{ publicKey: key(1), json: '{"rev":"x"}', rev: 'x' }], 60);
-    expect(await claims.lookupOrClaim([key(1)], [null], 'c')).toEqual([{ status: 'cached', json: '{"rev":"x"}' }]);
+    const stored = { status: 'cached', json: Buffer.from('{"rev":"x"}') };
+    expect(await claims.lookupOrClaim([key(1)], [null], 'c')).toEqual([stored]);
     expect(await claims.lookupOrClaim([key(1)], ['x'], 'c')).toEqual([{ status: 'unchanged' }]);
-    expect(await claims.lookupOrClaim([key(1)], ['y'], 'c')).toEqual([{ status: 'cached', json: '{"rev":"x"}' }]);
+    expect(await claims.lookupOrClaim([key(1)], ['y'], 'c')).toEqual([stored]);
+    // Mixed: one unchanged, one served, one claimed by someone else, one newly claimed.
+    await claims.lookupOrClaim([key(2)], [null], 'other');
+    expect(await claims.lookupOrClaim([key(1), key(2), key(3)], ['x', null, null], 'd')).toEqual([
+      { status: 'unchanged' },
+      { status: 'in-flight' },
+      { status: 'claimed' },
+    ]);
   });
 
   it('releases only the claims its token holds', async () => {

@@ -2,41 +2,37 @@ import type { Redis, RedisKeys } from './redis';
 
 /**
  * Debounce of builds (DESIGN.md, "Debounce"): at most one build in flight per key across every
- * API process. One Lua script checks the cache and claims the missing keys atomically, so a key
- * is either answered from the cache or claimed by exactly one request.
+ * API process. A key is answered from the cache or claimed by exactly one request: a Lua script
+ * checks the cache and takes the claim atomically, per key. The common case — every key cached —
+ * needs no script: one MGET answers it, and only the keys it missed go through the script
+ * (which checks the cache again, so a key written in between is answered, not claimed).
  *
  * Contract: a false "not claimed by anyone" is harmless (one extra build); a false "claimed"
  * would strand a key, so every claim carries a TTL and expires on its own.
  */
 
 export type LookupResult =
-  | { status: 'cached'; json: string }
+  /** The stored config bytes, exactly as written. */
+  | { status: 'cached'; json: Buffer }
   | { status: 'unchanged' }
   /** This request took the claim: it must schedule the build. */
   | { status: 'claimed' }
   /** Another request holds the claim: a build is already on its way. */
   | { status: 'in-flight' };
 
-// KEYS: per public key its config, rev and claim key. ARGV: claim token, claim TTL (ms), then per
-// key the revision the request carries ('' for none). Replies per key: the config text, or
-// 1 = unchanged, 2 = claimed by this call, 0 = claimed by someone else.
-const LOOKUP_OR_CLAIM = `
+// KEYS: per public key its config and claim key. ARGV: claim token, claim TTL (ms). Replies per
+// key: the config bytes, or 2 = claimed by this call, 0 = claimed by someone else.
+const CLAIM_MISSING = `
 local token, ttl = ARGV[1], ARGV[2]
 local out = {}
-for i = 1, #KEYS / 3 do
-  local configKey, revKey, claimKey = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
-  local rev = ARGV[2 + i]
-  if rev ~= '' and redis.call('GET', revKey) == rev and redis.call('EXISTS', configKey) == 1 then
-    out[i] = 1
+for i = 1, #KEYS / 2 do
+  local config = redis.call('GET', KEYS[2 * i - 1])
+  if config then
+    out[i] = config
+  elseif redis.call('SET', KEYS[2 * i], token, 'NX', 'PX', ttl) then
+    out[i] = 2
   else
-    local config = redis.call('GET', configKey)
-    if config then
-      out[i] = config
-    elseif redis.call('SET', claimKey, token, 'NX', 'PX', ttl) then
-      out[i] = 2
-    else
-      out[i] = 0
-    end
+    out[i] = 0
   end
 end
 return out
@@ -55,7 +51,7 @@ return released
 `;
 
 interface ClaimCommands {
-  relayLookupOrClaim(numKeys: number, ...args: string[]): Promise<(string | number)[]>;
+  relayClaimMissingBuffer(numKeys: number, ...args: string[]): Promise<(Buffer | number)[]>;
   relayReleaseClaims(numKeys: number, ...args: string[]): Promise<number>;
 }
 
@@ -71,7 +67,8 @@ export interface BuildClaims {
 
 function defineCommands(redis: Redis): Redis & ClaimCommands {
   const r = redis as Redis & Partial<ClaimCommands>;
-  if (!r.relayLookupOrClaim) redis.defineCommand('relayLookupOrClaim', { lua: LOOKUP_OR_CLAIM });
+  // defineCommand('x') also defines 'xBuffer', which replies with Buffers instead of strings.
+  if (!r.relayClaimMissingBuffer) redis.defineCommand('relayClaimMissing', { lua: CLAIM_MISSING });
   if (!r.relayReleaseClaims) redis.defineCommand('relayReleaseClaims', { lua: RELEASE });
   return redis as Redis & ClaimCommands;
 }
@@ -81,16 +78,34 @@ export function createBuildClaims(redis: Redis, keys: RedisKeys, claimTtlS: numb
   const ttlMs = String(claimTtlS * 1000);
   return {
     async lookupOrClaim(publicKeys, revisions, token) {
-      if (publicKeys.length === 0) return [];
-      const redisKeys = publicKeys.flatMap((pk) => [keys.config(pk), keys.rev(pk), keys.claim(pk)]);
-      const revs = publicKeys.map((_, i) => revisions[i] ?? '');
-      const replies = await r.relayLookupOrClaim(redisKeys.length, ...redisKeys, token, ttlMs, ...revs);
-      return replies.map((reply): LookupResult => {
-        if (typeof reply === 'string') return { status: 'cached', json: reply };
-        if (reply === 1) return { status: 'unchanged' };
-        if (reply === 2) return { status: 'claimed' };
-        return { status: 'in-flight' };
+      const results: (LookupResult | undefined)[] = new Array(publicKeys.length);
+      // Keys whose revision matches the cached one need no config bytes at all.
+      let wanted = publicKeys.map((_, i) => i);
+      if (revisions.some((rev) => rev !== null && rev !== undefined)) {
+        const withRev = wanted.filter((i) => revisions[i]);
+        const revs = await redis.mget(withRev.map((i) => keys.rev(publicKeys[i]!)));
+        withRev.forEach((i, j) => {
+          if (revs[j] === revisions[i]) results[i] = { status: 'unchanged' };
+        });
+        wanted = wanted.filter((i) => results[i] === undefined);
+      }
+      if (wanted.length === 0) return results as LookupResult[];
+      const configs = await redis.mgetBuffer(wanted.map((i) => keys.config(publicKeys[i]!)));
+      const missing: number[] = [];
+      wanted.forEach((i, j) => {
+        const config = configs[j];
+        if (config) results[i] = { status: 'cached', json: config };
+        else missing.push(i);
       });
+      if (missing.length > 0) {
+        const claimKeys = missing.flatMap((i) => [keys.config(publicKeys[i]!), keys.claim(publicKeys[i]!)]);
+        const replies = await r.relayClaimMissingBuffer(claimKeys.length, ...claimKeys, token, ttlMs);
+        missing.forEach((i, j) => {
+          const reply = replies[j];
+          results[i] = Buffer.isBuffer(reply) ? { status: 'cached', json: reply } : reply === 2 ? { status: 'claimed' } : { status: 'in-flight' };
+        });
+      }
+      return results as LookupResult[];
     },
     async release(publicKeys, token) {
       if (publicKeys.length === 0) return 0;

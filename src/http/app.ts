@@ -3,7 +3,7 @@ import type { Container } from '../container';
 import { adminRouter } from '../admin/router';
 import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board';
 import { errorHandler, notFoundHandler } from './error-handler';
-import { relaysRouter } from './routes/relays';
+import { projectConfigsRoute, relaysRouter } from './routes/relays';
 
 /**
  * The Express app of the API. Never listens: the entry point and the tests both call this and
@@ -15,6 +15,9 @@ export function createApp(container: Container): Express {
   app.set('etag', false);
   app.set('x-powered-by', false);
   app.set('trust proxy', container.settings.trustProxy);
+
+  // The hot path first, before any other route is considered.
+  app.post('/api/0/relays/projectconfigs/', ...projectConfigsRoute(container));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

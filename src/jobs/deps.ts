@@ -15,4 +15,6 @@ export interface JobDeps {
   claims: BuildClaims;
   metrics: Metrics;
   logger: Logger;
+  /** Whether build jobs are waiting or running anywhere (invalidations make way for them). */
+  buildsPending(): Promise<boolean>;
 }

@@ -1,12 +1,26 @@
 import type { Job } from 'bullmq';
 import { computeProjectConfigs } from '../db/compute-configs';
-import { listScopePublicKeys, MAX_LOAD_KEYS } from '../db/config-loader';
+import { listScopePublicKeys } from '../db/config-loader';
 import type { InvalidateJobData } from '../queues/invalidate.queue';
 import type { JobDeps } from './deps';
 
+/** Keys recomputed per step of an invalidation; between steps it makes way for builds. */
+export const INVALIDATION_CHUNK = 100;
+/** Longest an invalidation step waits for builds, so a steady stream of builds cannot starve it. */
+const MAX_YIELD_MS = 2000;
+
+/**
+ * Builds before invalidations (DESIGN.md): a Relay is waiting on a build, nobody waits on an
+ * invalidation. Before each step, wait while build jobs are queued or running.
+ */
+async function makeWayForBuilds(deps: JobDeps): Promise<void> {
+  const deadline = Date.now() + MAX_YIELD_MS;
+  while (Date.now() < deadline && (await deps.buildsPending())) await new Promise((r) => setTimeout(r, 10));
+}
+
 /**
  * Recomputes the cached configs of one scope after a change. Keys that are not cached stay
- * absent (Relay's next request builds them); huge scopes go in chunks of 500 keys, each with its
+ * absent (Relay's next request builds them); huge scopes go in steps of 100 keys, each with its
  * own fork so the identity map does not grow with the scope.
  */
 export function createInvalidateProcessor(deps: JobDeps) {
@@ -21,10 +35,11 @@ export function createInvalidateProcessor(deps: JobDeps) {
     const startedAt = await deps.generations.current();
     const publicKeys = await listScopePublicKeys(deps.orm.em.fork(), change);
     let recomputed = 0;
-    for (let i = 0; i < publicKeys.length; i += MAX_LOAD_KEYS * 10) {
-      const cached = [...(await deps.cache.cachedKeys(publicKeys.slice(i, i + MAX_LOAD_KEYS * 10)))];
-      for (let j = 0; j < cached.length; j += MAX_LOAD_KEYS) {
-        const chunk = cached.slice(j, j + MAX_LOAD_KEYS);
+    for (let i = 0; i < publicKeys.length; i += INVALIDATION_CHUNK * 50) {
+      const cached = [...(await deps.cache.cachedKeys(publicKeys.slice(i, i + INVALIDATION_CHUNK * 50)))];
+      for (let j = 0; j < cached.length; j += INVALIDATION_CHUNK) {
+        await makeWayForBuilds(deps);
+        const chunk = cached.slice(j, j + INVALIDATION_CHUNK);
         const computed = await computeProjectConfigs(deps.orm.em.fork(), chunk, { allowedOrigins: deps.settings.allowedOrigins });
         const { written, refused } = await deps.generations.writeIfCurrent(computed, startedAt, deps.settings.configCacheTtlS, null);
         recomputed += written.length;

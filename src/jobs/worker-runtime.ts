@@ -40,6 +40,11 @@ export function workerJobDeps(container: Container, connection: Redis): JobDeps 
     claims: createBuildClaims(connection, keys, settings.buildClaimTtlS),
     metrics: container.metrics,
     logger: container.logger,
+    async buildsPending() {
+      // If Redis cannot say, invalidations go on: they must not stall on a failed check.
+      const counts = await container.buildQueue.getJobCounts('waiting', 'active', 'prioritized').catch(() => null);
+      return counts !== null && Object.values(counts).some((n) => n > 0);
+    },
   };
 }
 

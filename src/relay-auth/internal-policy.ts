@@ -21,13 +21,24 @@ export function createInternalPolicy(settings: Pick<Settings, 'relayWhitelistPk'
     const cidr = parseCidr(entry);
     if (cidr) blocks.addSubnet(cidr.address, cidr.prefix, cidr.family);
   }
+  // Callers come from few addresses; checking a BlockList allocates, so remember the answers.
+  const addressVerdicts = new Map<string, boolean>();
+  const isInternalCaller = (ip: string) => {
+    let verdict = addressVerdicts.get(ip);
+    if (verdict === undefined) {
+      verdict = isInternalAddress(blocks, ip);
+      if (addressVerdicts.size >= 10_000) addressVerdicts.clear();
+      addressVerdicts.set(ip, verdict);
+    }
+    return verdict;
+  };
   const staticRelay = (relayId: string) => (Object.hasOwn(settings.relayStaticAuth, relayId) ? settings.relayStaticAuth[relayId] : undefined);
   const isInternalRelay = (relayId: string, publicKey: string) => whitelist.has(publicKey) || staticRelay(relayId)?.internal === true;
   return {
     staticRelay,
     isInternalRelay,
     isInternalRequest(relayId, publicKey, clientIp) {
-      return isInternalRelay(relayId, publicKey) || (clientIp !== undefined && isInternalAddress(blocks, clientIp));
+      return isInternalRelay(relayId, publicKey) || (clientIp !== undefined && isInternalCaller(clientIp));
     },
   };
 }

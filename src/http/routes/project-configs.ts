@@ -36,8 +36,26 @@ const requestSchema = z.object({
 });
 type ConfigRequest = z.infer<typeof requestSchema>;
 
+const optionalBoolean = (v: unknown) => v === undefined || v === null || typeof v === 'boolean';
+
+/** The shape Relay actually sends, checked directly; anything else goes through the schema. */
+function isCommonRequest(body: Record<string, unknown>): boolean {
+  const { publicKeys, revisions, fullConfig, noCache, global, projects } = body;
+  return (
+    Array.isArray(publicKeys) &&
+    publicKeys.length <= MAX_KEYS &&
+    publicKeys.every((k) => typeof k === 'string') &&
+    (revisions === undefined || revisions === null || (Array.isArray(revisions) && revisions.every((r) => r === null || typeof r === 'string'))) &&
+    optionalBoolean(fullConfig) &&
+    optionalBoolean(noCache) &&
+    optionalBoolean(global) &&
+    projects === undefined
+  );
+}
+
 function parseRequest(body: unknown): ConfigRequest {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('The request body must be a JSON object');
+  if (isCommonRequest(body as Record<string, unknown>)) return body as ConfigRequest;
   const parsed = requestSchema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -63,29 +81,41 @@ function requestedKeys(request: ConfigRequest): { keys: string[]; revisions: (st
   return { keys, revisions: revs };
 }
 
-/** Builds the response text from stored JSON strings without parsing them again. */
+/**
+ * Builds the response from the stored config bytes without parsing or re-encoding them: the
+ * pieces are copied once into one buffer.
+ */
 class ResponseWriter {
-  private readonly parts: string[] = [];
+  private readonly parts: (string | Buffer)[] = ['{"configs":{'];
   private bytes = 0;
   /** Keys left out to stay under Relay's 20 MiB cap; v3 lists them as pending. */
   readonly overflow: string[] = [];
 
-  addConfig(key: string, json: string): void {
-    const size = Buffer.byteLength(json) + key.length + 4;
+  addConfig(key: string, json: Buffer | string): void {
+    const size = (typeof json === 'string' ? Buffer.byteLength(json) : json.length) + key.length + 4;
     if (this.bytes + size > MAX_RESPONSE_BYTES) {
       this.overflow.push(key);
       return;
     }
-    this.parts.push(`"${key}":${json}`);
+    this.parts.push(this.bytes === 0 ? `"${key}":` : `,"${key}":`, json);
     this.bytes += size;
   }
 
-  finish(extra: { pending?: string[]; unchanged?: string[]; global?: Record<string, unknown> | null } = {}): string {
-    let body = `{"configs":{${this.parts.join(',')}}`;
-    if (extra.pending) body += `,"pending":${JSON.stringify([...extra.pending, ...this.overflow])}`;
-    if (extra.unchanged?.length) body += `,"unchanged":${JSON.stringify(extra.unchanged)}`;
-    if (extra.global) body += `,"global":${JSON.stringify(extra.global)},"globalStatus":"ready","global_status":"ready"`;
-    return `${body}}`;
+  finish(extra: { pending?: string[]; unchanged?: string[]; global?: Record<string, unknown> | null } = {}): Buffer {
+    let tail = '}';
+    if (extra.pending) tail += `,"pending":${JSON.stringify([...extra.pending, ...this.overflow])}`;
+    if (extra.unchanged?.length) tail += `,"unchanged":${JSON.stringify(extra.unchanged)}`;
+    if (extra.global) tail += `,"global":${JSON.stringify(extra.global)},"globalStatus":"ready","global_status":"ready"`;
+    this.parts.push(`${tail}}`);
+    const lengths = this.parts.map((p) => (typeof p === 'string' ? Buffer.byteLength(p) : p.length));
+    const out = Buffer.allocUnsafe(lengths.reduce((a, b) => a + b, 0));
+    let offset = 0;
+    this.parts.forEach((p, i) => {
+      if (typeof p === 'string') out.write(p, offset, 'utf8');
+      else p.copy(out, offset);
+      offset += lengths[i]!;
+    });
+    return out;
   }
 }
 
@@ -123,7 +153,7 @@ export function projectConfigsHandler(container: Container) {
       const claimed: string[] = [];
       results.forEach((result: LookupResult, i) => {
         const key = keys[i]!;
-        if (result.status === 'cached') writer.addConfig(key, restricted ? restrictedJson(JSON.parse(result.json) as ProjectConfig, relay) : result.json);
+        if (result.status === 'cached') writer.addConfig(key, restricted ? restrictedJson(JSON.parse(result.json.toString('utf8')) as ProjectConfig, relay) : result.json);
         else if (result.status === 'unchanged') unchanged.push(key);
         else {
           pending.push(key);
@@ -136,7 +166,7 @@ export function projectConfigsHandler(container: Container) {
       metrics.projectConfigKeys.inc({ result: 'unchanged' }, unchanged.length);
       metrics.buildClaimConflicts.inc(pending.length - claimed.length);
     }
-    sendJsonText(res, writer.finish({ pending, unchanged, global }));
+    sendJson(res, writer.finish({ pending, unchanged, global }));
   }
 
   /** Enqueues the build; if that fails the claims are freed so the next poll tries again. */
@@ -156,7 +186,7 @@ export function projectConfigsHandler(container: Container) {
     const writer = new ResponseWriter();
     for (const c of await computeNow(keys)) writer.addConfig(c.publicKey, relay.internal ? c.json : restrictedJson(c.config, relay));
     // Version 2 has no `pending`: a key past the cap is left out, which Relay reads as disabled.
-    sendJsonText(res, writer.finish());
+    sendJson(res, writer.finish());
   }
 
   async function versionOne(request: ConfigRequest, res: Response): Promise<void> {
@@ -175,7 +205,8 @@ export function projectConfigsHandler(container: Container) {
       res.status(403).json('Relay unauthorized for config information');
       return;
     }
-    const version = typeof req.query.version === 'string' ? req.query.version : req.query.version === undefined ? '1' : '';
+    const query = req.query.version; // Express 5 parses the query string on every access
+    const version = typeof query === 'string' ? query : query === undefined ? '1' : '';
     if (!['1', '2', '3'].includes(version)) {
       res.status(400).json('Unsupported version, we only support versions 1 to 3.');
       return;
@@ -193,8 +224,10 @@ function restrictedJson(config: ProjectConfig, relay: AuthenticatedRelay): strin
   return restricted.disabled ? DISABLED_JSON : JSON.stringify(restricted);
 }
 
-function sendJsonText(res: Response, text: string): void {
-  res.status(200).type('application/json').send(text);
+/** Writes a ready JSON body straight to the socket (Express's `send` would inspect it again). */
+function sendJson(res: Response, body: Buffer): void {
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+  res.end(body);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -1,4 +1,4 @@
-import express, { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { Container } from '../../container';
 import { Relay, RelayUsage } from '../../db/entities';
@@ -6,6 +6,7 @@ import { AppError } from '../../errors';
 import { parseRelayPublicKey, verifyRelaySignature } from '../../relay-auth/keys';
 import { relayAuth, UUID_RE } from '../../relay-auth/middleware';
 import { createRegistrationToken, verifyRegistrationToken } from '../../relay-auth/registration-token';
+import { rawBody } from '../raw-body';
 import { projectConfigsHandler } from './project-configs';
 
 /**
@@ -15,7 +16,8 @@ import { projectConfigsHandler } from './project-configs';
 
 /** Max age of the self-signed challenge request and of the challenge token. */
 const REGISTRATION_MAX_AGE_S = 60;
-const RAW_BODY_LIMIT = '1mb';
+/** Relay sends at most 500 keys; 1 MiB is far above any genuine request. */
+const RAW_BODY_LIMIT = 1024 * 1024;
 
 const detail = (status: number, text: string, extra: Record<string, unknown> = {}) => new AppError('relay_registration', status, text, { detail: text, ...extra });
 
@@ -52,7 +54,7 @@ function parseRegistrationBody<T>(req: Request, schema: z.ZodType<T>): T {
 export function relaysRouter(container: Container): Router {
   const { settings, internalPolicy: policy } = container;
   const router = Router();
-  const raw = express.raw({ type: () => true, limit: RAW_BODY_LIMIT });
+  const raw = rawBody(RAW_BODY_LIMIT);
 
   router.post('/register/challenge/', raw, async (req: Request, res: Response) => {
     const body = parseRegistrationBody(req, challengeSchema);
@@ -121,7 +123,13 @@ export function relaysRouter(container: Container): Router {
     res.json({ relays, public_keys: publicKeys });
   });
 
-  router.post('/projectconfigs/', ...authenticated, projectConfigsHandler(container));
-
   return router;
+}
+
+/**
+ * The handlers of `POST /api/0/relays/projectconfigs/`, mounted by the app directly (ahead of
+ * everything else): it is the hot path, and a nested router only adds work per request.
+ */
+export function projectConfigsRoute(container: Container): RequestHandler[] {
+  return [rawBody(RAW_BODY_LIMIT), relayAuth({ relayKeys: container.relayKeys, policy: container.internalPolicy }), projectConfigsHandler(container)];
 }
