@@ -3,9 +3,10 @@ import type { Redis, RedisKeys } from './redis';
 /**
  * Debounce of builds (DESIGN.md, "Debounce"): at most one build in flight per key across every
  * API process. A key is answered from the cache or claimed by exactly one request: a Lua script
- * checks the cache and takes the claim atomically, per key. The common case — every key cached —
- * needs no script: one MGET answers it, and only the keys it missed go through the script
- * (which checks the cache again, so a key written in between is answered, not claimed).
+ * checks the cache and takes the claim atomically, per key. The common cases need no script: one
+ * MGET answers cached keys, a second one finds the keys whose build is already in flight (Relay's
+ * re-polls), and only the rest go through the script — which checks the cache again, so a key
+ * written in between is answered, not claimed.
  *
  * Contract: a false "not claimed by anyone" is harmless (one extra build); a false "claimed"
  * would strand a key, so every claim carries a TTL and expires on its own.
@@ -97,10 +98,18 @@ export function createBuildClaims(redis: Redis, keys: RedisKeys, claimTtlS: numb
         if (config) results[i] = { status: 'cached', json: config };
         else missing.push(i);
       });
-      if (missing.length > 0) {
-        const claimKeys = missing.flatMap((i) => [keys.config(publicKeys[i]!), keys.claim(publicKeys[i]!)]);
+      if (missing.length === 0) return results as LookupResult[];
+      // Relay re-polls pending keys every 100 ms: a key whose build is in flight needs no script.
+      const holders = await redis.mget(missing.map((i) => keys.claim(publicKeys[i]!)));
+      const unclaimed = missing.filter((i, j) => {
+        if (holders[j] === null) return true;
+        results[i] = { status: 'in-flight' };
+        return false;
+      });
+      if (unclaimed.length > 0) {
+        const claimKeys = unclaimed.flatMap((i) => [keys.config(publicKeys[i]!), keys.claim(publicKeys[i]!)]);
         const replies = await r.relayClaimMissingBuffer(claimKeys.length, ...claimKeys, token, ttlMs);
-        missing.forEach((i, j) => {
+        unclaimed.forEach((i, j) => {
           const reply = replies[j];
           results[i] = Buffer.isBuffer(reply) ? { status: 'cached', json: reply } : reply === 2 ? { status: 'claimed' } : { status: 'in-flight' };
         });

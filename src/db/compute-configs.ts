@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { buildProjectConfig, DISABLED_CONFIG } from '../relay-config/project-config';
 import type { BuildContext, ProjectConfig } from '../relay-config/types';
-import { configInputFor, loadConfigSources, type ConfigSources } from './config-loader';
-import type { Project, ProjectKey } from './entities';
+import { configInputFor, loadConfigSources, type ConfigKey, type ConfigSources } from './config-loader';
 
 /** A computed config with what the cache writer needs: its text, rev and the scope it belongs to. */
 export interface ComputedConfig {
@@ -26,7 +25,7 @@ function buildContext(options: ComputeOptions): BuildContext {
   return { now: options.now ?? new Date(), allowedOrigins: options.allowedOrigins, newRev };
 }
 
-function compute(sources: ConfigSources, publicKey: string, ctx: BuildContext, projectKeys?: ProjectKey[]): ComputedConfig {
+function compute(sources: ConfigSources, publicKey: string, ctx: BuildContext, projectKeys?: ConfigKey[]): ComputedConfig {
   const input = configInputFor(sources, publicKey);
   const config = buildProjectConfig(projectKeys ? { ...input, projectKeys } : input, ctx);
   return {
@@ -61,9 +60,9 @@ export async function computeConfigsByProject(
 ): Promise<Map<number, { config: ProjectConfig; keys: ComputedConfig[] }>> {
   const sources = await loadConfigSources(em, { projectIds });
   const ctx = buildContext(options);
-  const keysByProject = new Map<number, ProjectKey[]>();
+  const keysByProject = new Map<number, ConfigKey[]>();
   for (const key of sources.keys.values()) {
-    const projectId = (key.project as Project).id;
+    const projectId = key.project.id;
     keysByProject.set(projectId, [...(keysByProject.get(projectId) ?? []), key]);
   }
   const result = new Map<number, { config: ProjectConfig; keys: ComputedConfig[] }>();

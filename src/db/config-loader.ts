@@ -1,12 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { ProjectConfigInput } from '../relay-config/types';
+import type { KeyRow, OrganizationRow, ProjectConfigInput, ProjectRow } from '../relay-config/types';
 import {
   OrganizationOption,
   ProjectKey,
   ProjectOption,
   ProjectTemplateOption,
-  type Organization,
-  type Project,
 } from './entities';
 
 /**
@@ -22,13 +20,28 @@ export const MAX_LOAD_KEYS = 500;
 
 export type LoadScope = { publicKeys: readonly string[] } | { projectIds: readonly number[] } | { organizationIds: readonly number[] };
 
+/** A key as the loader reads it: only what configs are built from (partially loaded entities). */
+export type ConfigKey = KeyRow & { project: ProjectRow & { organization: OrganizationRow; template: { id: number } | null | undefined } };
+
 export interface ConfigSources {
   /** Every key the scope found, by public key. */
-  keys: Map<string, ProjectKey>;
+  keys: Map<string, ConfigKey>;
   organizationOptions: Map<number, Map<string, unknown>>;
   projectOptions: Map<number, Map<string, unknown>>;
   templateOptions: Map<number, Map<string, unknown>>;
 }
+
+const CONFIG_FIELDS = [
+  'publicKey',
+  'status',
+  'rateLimitCount',
+  'rateLimitWindow',
+  'project.slug',
+  'project.status',
+  'project.organization.slug',
+  'project.organization.status',
+  'project.template.id',
+] as const;
 
 /** Loads keys and their projects, organizations, options and templates for a scope. */
 export async function loadConfigSources(em: EntityManager, scope: LoadScope): Promise<ConfigSources> {
@@ -38,8 +51,10 @@ export async function loadConfigSources(em: EntityManager, scope: LoadScope): Pr
       : 'projectIds' in scope
         ? { project: { $in: [...scope.projectIds] } }
         : { project: { organization: { $in: [...scope.organizationIds] } } };
+  // Only the columns configs are built from: a job's fork exists just for this load.
   const found = await em.find(ProjectKey, where, {
     populate: ['project', 'project.organization', 'project.template'],
+    fields: CONFIG_FIELDS,
     strategy: 'joined',
     orderBy: { id: 'asc' },
   });
@@ -47,31 +62,35 @@ export async function loadConfigSources(em: EntityManager, scope: LoadScope): Pr
   const projectIds = new Set<number>();
   const organizationIds = new Set<number>();
   const templateIds = new Set<number>();
-  const keys = new Map<string, ProjectKey>();
-  for (const key of found) {
+  const keys = new Map<string, ConfigKey>();
+  for (const key of found as unknown as ConfigKey[]) {
     keys.set(key.publicKey, key);
-    const project = key.project as Project;
-    projectIds.add(project.id);
-    organizationIds.add((project.organization as Organization).id);
-    if (project.template) templateIds.add(project.template.id);
+    projectIds.add(key.project.id);
+    organizationIds.add(key.project.organization.id);
+    if (key.project.template) templateIds.add(key.project.template.id);
   }
 
-  const organizationOptions = await em.find(OrganizationOption, { organization: { $in: [...organizationIds] } }, { fields: ['organization', 'key', 'value'] });
-  const projectOptions = await em.find(ProjectOption, { project: { $in: [...projectIds] } }, { fields: ['project', 'key', 'value'] });
-  const templateOptions = await em.find(ProjectTemplateOption, { template: { $in: [...templateIds] } }, { fields: ['template', 'key', 'value'] });
+  // Options are read-only key/value rows here: plain rows, no entity hydration or change tracking
+  // (thousands per batch; hydrating them was most of a build job's time).
+  const organizationOptions = await optionRows(em, OrganizationOption, 'organization', organizationIds);
+  const projectOptions = await optionRows(em, ProjectOption, 'project', projectIds);
+  const templateOptions = await optionRows(em, ProjectTemplateOption, 'template', templateIds);
 
-  return {
-    keys,
-    organizationOptions: groupOptions(organizationOptions, (o) => o.organization.id),
-    projectOptions: groupOptions(projectOptions, (o) => o.project.id),
-    templateOptions: groupOptions(templateOptions, (o) => o.template.id),
-  };
+  return { keys, organizationOptions, projectOptions, templateOptions };
 }
 
-function groupOptions<T extends { key: string; value: unknown }>(rows: T[], owner: (row: T) => number): Map<number, Map<string, unknown>> {
+type OptionEntity = typeof OrganizationOption | typeof ProjectOption | typeof ProjectTemplateOption;
+
+/** The options of many owners in one statement, grouped by owner id. */
+async function optionRows(em: EntityManager, entity: OptionEntity, owner: 'organization' | 'project' | 'template', ids: Set<number>): Promise<Map<number, Map<string, unknown>>> {
+  const rows = await em
+    .createQueryBuilder(entity as typeof ProjectOption, 'o')
+    .select([`o.${owner}`, 'o.key', 'o.value'] as never)
+    .where({ [owner]: { $in: [...ids] } } as never)
+    .execute<{ key: string; value: unknown; [owner: string]: unknown }[]>('all', true);
   const grouped = new Map<number, Map<string, unknown>>();
   for (const row of rows) {
-    const id = owner(row);
+    const id = row[owner] as number;
     let options = grouped.get(id);
     if (!options) grouped.set(id, (options = new Map()));
     options.set(row.key, row.value);
@@ -87,8 +106,8 @@ export function configInputFor(sources: ConfigSources, publicKey: string): Proje
   if (!key) {
     return { publicKey, key: null, project: null, organization: null, organizationOptions: NO_OPTIONS, projectOptions: NO_OPTIONS, templateOptions: null };
   }
-  const project = key.project as Project;
-  const organization = project.organization as Organization;
+  const project = key.project;
+  const organization = project.organization;
   return {
     publicKey,
     key,
