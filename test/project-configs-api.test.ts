@@ -239,6 +239,7 @@ describe('Bull Board', () => {
       const api = await fetch(new URL('/admin/queues/api/queues', server.url), { headers: auth('s3cret') });
       const queues = (await api.json()) as { queues: { name: string; readOnlyMode: boolean }[] };
       expect(queues.queues.map((q) => [q.name, q.readOnlyMode]).sort()).toEqual([
+        ['organization-email-verification', true],
         ['relay-config-build', true],
         ['relay-config-invalidate', true],
       ]);

@@ -28,14 +28,14 @@ export function bullBoardAuth(user: string, password: string): RequestHandler {
   };
 }
 
-/** Bull Board over both queues, read-only unless `BULL_BOARD_READ_ONLY=false`. */
+/** Bull Board over every queue, read-only unless `BULL_BOARD_READ_ONLY=false`. */
 export function bullBoardRouter(container: Container): Router {
   const { settings } = container;
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(BULL_BOARD_PATH);
   const options = { readOnlyMode: settings.bullBoardReadOnly, allowRetries: !settings.bullBoardReadOnly };
   createBullBoard({
-    queues: [new BullMQAdapter(container.buildQueue, options), new BullMQAdapter(container.invalidateQueue, options)],
+    queues: [container.buildQueue, container.invalidateQueue, container.emailVerificationQueue].map((queue) => new BullMQAdapter(queue, options)),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Relay configs' } },
   });

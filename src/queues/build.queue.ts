@@ -1,5 +1,5 @@
-import { Queue, type ConnectionOptions } from 'bullmq';
-import { BUILD_QUEUE } from './names';
+import type { ConnectionOptions, Queue } from 'bullmq';
+import { BUILD_QUEUE, createQueue } from './names';
 
 /** A build job carries the keys one request claimed, and the token their claims hold. */
 export interface BuildJobData {
@@ -10,17 +10,7 @@ export interface BuildJobData {
 export type BuildQueue = Queue<BuildJobData, void, 'build'>;
 
 export function createBuildQueue(connection: ConnectionOptions, prefix: string): BuildQueue {
-  return new Queue<BuildJobData, void, 'build'>(BUILD_QUEUE, {
-    connection,
-    prefix,
-    defaultJobOptions: {
-      attempts: 3,
-      backoff: { type: 'exponential', delay: 200 },
-      // Finished jobs would otherwise be kept forever.
-      removeOnComplete: true,
-      removeOnFail: { age: 24 * 3600, count: 1000 },
-    },
-  });
+  return createQueue<BuildJobData, 'build'>(BUILD_QUEUE, connection, prefix, { attempts: 3, backoffMs: 200, keepFailedS: 24 * 3600 });
 }
 
 /**

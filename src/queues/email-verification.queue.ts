@@ -1,4 +1,5 @@
-import { Queue, type ConnectionOptions } from 'bullmq';
+import type { ConnectionOptions, Queue } from 'bullmq';
+import { createQueue } from './names';
 
 /**
  * Background clean-up after an organization starts requiring verified e-mail addresses
@@ -13,15 +14,10 @@ export interface EmailVerificationJobData {
 export type EmailVerificationQueue = Queue<EmailVerificationJobData, void, 'remove-unverified-members'>;
 
 export function createEmailVerificationQueue(connection: ConnectionOptions, prefix: string): EmailVerificationQueue {
-  return new Queue<EmailVerificationJobData, void, 'remove-unverified-members'>(EMAIL_VERIFICATION_QUEUE, {
-    connection,
-    prefix,
-    defaultJobOptions: {
-      attempts: 5,
-      backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: true,
-      removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
-    },
+  return createQueue<EmailVerificationJobData, 'remove-unverified-members'>(EMAIL_VERIFICATION_QUEUE, connection, prefix, {
+    attempts: 5,
+    backoffMs: 1000,
+    keepFailedS: 7 * 24 * 3600,
   });
 }
 

@@ -1,6 +1,6 @@
-import { Queue, type ConnectionOptions } from 'bullmq';
+import type { ConnectionOptions, Queue } from 'bullmq';
 import type { ConfigGenerations, InvalidationScope } from '../caches/config-generations';
-import { INVALIDATE_QUEUE } from './names';
+import { createQueue, INVALIDATE_QUEUE } from './names';
 
 /** An invalidation: recompute the cached configs of one scope, after a change committed. */
 export type InvalidateJobData = InvalidationScope & {
@@ -11,16 +11,7 @@ export type InvalidateJobData = InvalidationScope & {
 export type InvalidateQueue = Queue<InvalidateJobData, void, 'invalidate'>;
 
 export function createInvalidateQueue(connection: ConnectionOptions, prefix: string): InvalidateQueue {
-  return new Queue<InvalidateJobData, void, 'invalidate'>(INVALIDATE_QUEUE, {
-    connection,
-    prefix,
-    defaultJobOptions: {
-      attempts: 5,
-      backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: true,
-      removeOnFail: { age: 24 * 3600, count: 1000 },
-    },
-  });
+  return createQueue<InvalidateJobData, 'invalidate'>(INVALIDATE_QUEUE, connection, prefix, { attempts: 5, backoffMs: 500, keepFailedS: 24 * 3600 });
 }
 
 /** A committed change that affects configs; `disabledKeys` are keys taken out of use (deleted). */
