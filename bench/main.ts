@@ -3,6 +3,7 @@ import { cpus } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { loadSettings } from '../src/config/settings';
+import { deleteKeysWithPrefix } from '../src/caches/redis';
 import { createContainer, type Container } from '../src/container';
 import { applyMigrations } from '../src/db/orm';
 import type { Agent } from 'node:http';
@@ -281,6 +282,7 @@ async function main(): Promise<void> {
   } finally {
     agent.destroy();
     await Promise.all(procs.map((p) => p.stop().catch(() => undefined)));
+    if (container) await deleteKeysWithPrefix(container.redis, prefix).catch(() => undefined);
     await container?.close().catch(() => undefined);
     await database.drop().catch(() => undefined);
   }

@@ -2,15 +2,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBuildClaims } from '../src/caches/build-claims';
 import { createConfigGenerations, DISABLED_JSON } from '../src/caches/config-generations';
 import { createRedisProjectConfigCache, type ProjectConfigCache } from '../src/caches/project-config-cache';
-import { createRequestPathRedis, redisKeys, type Redis } from '../src/caches/redis';
+import { createRequestPathRedis, deleteKeysWithPrefix, redisKeys, type Redis } from '../src/caches/redis';
 import { testSettings, uniquePrefix } from './support/harness';
 
 let redis: Redis;
+const prefixes: string[] = [];
+/** A fresh key layout; its keys are deleted after the file's tests. */
+const freshKeys = () => {
+  const prefix = uniquePrefix();
+  prefixes.push(prefix);
+  return redisKeys(prefix);
+};
+
 beforeAll(async () => {
   redis = createRequestPathRedis(testSettings(), 'caches-test');
   await new Promise((resolve) => redis.once('ready', resolve));
 });
-afterAll(() => {
+afterAll(async () => {
+  for (const prefix of prefixes) await deleteKeysWithPrefix(redis, prefix);
   redis.disconnect();
 });
 
@@ -53,11 +62,11 @@ function projectConfigCacheContract(name: string, make: () => ProjectConfigCache
   });
 }
 
-projectConfigCacheContract('Redis', () => createRedisProjectConfigCache(redis, redisKeys(uniquePrefix())));
+projectConfigCacheContract('Redis', () => createRedisProjectConfigCache(redis, freshKeys()));
 
 describe('build claims', () => {
   it('claims a missing key once across requests, and answers it from the cache after the write', async () => {
-    const keys = redisKeys(uniquePrefix());
+    const keys = freshKeys();
     const claims = createBuildClaims(redis, keys, 10);
     const cache = createRedisProjectConfigCache(redis, keys);
     expect(await claims.lookupOrClaim([key(1)], [null], 'a')).toEqual([{ status: 'claimed' }]);
@@ -77,7 +86,7 @@ describe('build claims', () => {
   });
 
   it('releases only the claims its token holds', async () => {
-    const keys = redisKeys(uniquePrefix());
+    const keys = freshKeys();
     const claims = createBuildClaims(redis, keys, 10);
     await claims.lookupOrClaim([key(1)], [null], 'mine');
     await claims.lookupOrClaim([key(2)], [null], 'theirs');
@@ -86,7 +95,7 @@ describe('build claims', () => {
   });
 
   it('lets a claim expire so a stranded key is scheduled again', async () => {
-    const keys = redisKeys(uniquePrefix());
+    const keys = freshKeys();
     const claims = createBuildClaims(redis, keys, 1);
     await claims.lookupOrClaim([key(1)], [null], 'crashed');
     await new Promise((r) => setTimeout(r, 1100));
@@ -98,7 +107,7 @@ describe('config generations', () => {
   const entry = (publicKey: string, orgId: number | null, projectId: number | null) => ({ publicKey, json: `{"for":"${publicKey}"}`, rev: 'r', organizationId: orgId, projectId });
 
   it('refuses a write whose organization, project or key changed after the reading, and releases the claims after writing', async () => {
-    const keys = redisKeys(uniquePrefix());
+    const keys = freshKeys();
     const generations = createConfigGenerations(redis, keys, { markerTtlMs: 60_000 });
     const claims = createBuildClaims(redis, keys, 10);
     const cache = createRedisProjectConfigCache(redis, keys);
@@ -118,7 +127,7 @@ describe('config generations', () => {
   });
 
   it('needs one job per scope until it starts, and none inside a scope whose invalidation is pending', async () => {
-    const generations = createConfigGenerations(redis, redisKeys(uniquePrefix()), { markerTtlMs: 60_000 });
+    const generations = createConfigGenerations(redis, freshKeys(), { markerTtlMs: 60_000 });
     const org = { scope: 'organization' as const, organizationId: 1 };
     const project = { scope: 'project' as const, organizationId: 1, projectId: 10 };
     const otherProject = { scope: 'project' as const, organizationId: 2, projectId: 20 };
@@ -134,7 +143,7 @@ describe('config generations', () => {
   });
 
   it('disables only keys that are cached', async () => {
-    const keys = redisKeys(uniquePrefix());
+    const keys = freshKeys();
     const generations = createConfigGenerations(redis, keys, { markerTtlMs: 60_000 });
     const cache = createRedisProjectConfigCache(redis, keys);
     await cache.setMany([{ publicKey: key(1), json: '{"disabled":false}', rev: 'r' }], 60);

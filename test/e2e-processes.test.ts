@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SeedResult } from '../src/db/seed';
-import { testSettings, isolatedEnv } from './support/harness';
+import { cleanUpPrefix, isolatedEnv, testSettings } from './support/harness';
 import { scrape } from '../bench/prometheus';
 import { ROOT, startRole, type RoleProcess } from './support/processes';
 import { TestRelay } from './support/relay-client';
@@ -37,6 +37,7 @@ describe('API and worker as separate processes', () => {
 
   afterAll(async () => {
     await Promise.all([api?.stop(), worker?.stop()]);
+    await cleanUpPrefix(env.REDIS_KEY_PREFIX!);
   });
 
   it('registers a fresh relay and serves all 60 seeded configs plus a disabled unknown key', async () => {

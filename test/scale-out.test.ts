@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { createContainer, type Container } from '../src/container';
 import { seed, type SeedResult } from '../src/db/seed';
-import { isolatedEnv, testSettings } from './support/harness';
+import { cleanUpPrefix, isolatedEnv, testSettings } from './support/harness';
 import { scrape } from '../bench/prometheus';
 import { startRole, type RoleProcess } from './support/processes';
 import { TestRelay } from './support/relay-client';
@@ -27,15 +27,17 @@ describe('two API processes, 20 concurrent clients, the same 500 uncached keys',
   let apis: RoleProcess[] = [];
   let workers: RoleProcess[] = [];
   let seeded: SeedResult;
+  let env: Record<string, string>;
 
   beforeAll(async () => {
-    const env = await fleetEnv();
+    env = await fleetEnv();
     seeded = await seedFleet(env, { orgs: 10, projects: 25, keys: 2, bare: true });
     apis = await Promise.all([startRole('api', env), startRole('api', env)]);
     workers = await Promise.all([startRole('worker', env), startRole('worker', env)]);
   }, 120_000);
   afterAll(async () => {
     await Promise.all([...apis, ...workers].map((p) => p.stop()));
+    await cleanUpPrefix(env.REDIS_KEY_PREFIX!);
   });
 
   it('builds every key exactly once', async () => {
@@ -65,6 +67,7 @@ describe('a worker killed in the middle of a job', () => {
   }, 120_000);
   afterAll(async () => {
     await Promise.all([api, ...workers].map((p) => p?.stop()));
+    await cleanUpPrefix(env.REDIS_KEY_PREFIX!);
   });
 
   it('still gets every key ready within Relay\'s 30 s: the claims expire and the next poll reschedules', async () => {

@@ -71,3 +71,14 @@ export function isRedisUnavailable(error: unknown): boolean {
     message.startsWith('MASTERDOWN')
   );
 }
+
+/** Deletes every key under a prefix (tests and benchmark runs clean up their own keys). */
+export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<void> {
+  if (!prefix) return;
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (found.length > 0) await redis.del(...found);
+    cursor = next;
+  } while (cursor !== '0');
+}

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { Redis as IORedis } from 'ioredis';
+import { deleteKeysWithPrefix } from '../../src/caches/redis';
 import pino from 'pino';
 import { inject } from 'vitest';
 import { loadSettings, type Settings } from '../../src/config/settings';
@@ -45,18 +47,18 @@ export async function testContainer(env: Record<string, string> = {}, role: Role
   const container = await createContainer(settings, role, { logger: pino({ level: settings.logLevel }) });
   const close = container.close.bind(container);
   container.close = async () => {
-    await deleteKeysWithPrefix(container, settings.redisKeyPrefix).catch(() => undefined);
+    await deleteKeysWithPrefix(container.redis, settings.redisKeyPrefix).catch(() => undefined);
     await close();
   };
   return container;
 }
 
-async function deleteKeysWithPrefix(container: Container, prefix: string): Promise<void> {
-  if (!prefix) return;
-  let cursor = '0';
-  do {
-    const [next, keys] = await container.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await container.redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+/** Removes a fleet's Redis keys once its processes have stopped. */
+export async function cleanUpPrefix(prefix: string): Promise<void> {
+  const redis = new IORedis(testSettings().redisUrl);
+  try {
+    await deleteKeysWithPrefix(redis, prefix);
+  } finally {
+    redis.disconnect();
+  }
 }
