@@ -13,6 +13,7 @@ import { createBuildQueue, type BuildQueue } from './queues/build.queue';
 import { createEmailVerificationQueue, type EmailVerificationQueue } from './queues/email-verification.queue';
 import { createInvalidateQueue, createInvalidationScheduler, type InvalidateQueue, type InvalidationScheduler } from './queues/invalidate.queue';
 import { createInternalPolicy, type InternalPolicy } from './relay-auth/internal-policy';
+import { withTimeout } from './with-timeout';
 
 export type Role = 'api' | 'worker' | 'all' | 'cli';
 
@@ -44,9 +45,6 @@ export interface Container {
 export interface ContainerOptions {
   logger?: Logger;
 }
-
-const withTimeout = <T>(promise: Promise<T>, ms: number) =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
 
 /** Wires the process's dependencies. Connects lazily: a dependency that is down does not stop start-up. */
 export async function createContainer(settings: Settings, role: Role, options: ContainerOptions = {}): Promise<Container> {

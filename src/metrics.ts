@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** The Prometheus metrics of one process (DESIGN.md, "Observability"), on their own registry. */
 export interface Metrics {
   registry: Registry;
-  /** v3 keys answered from the cache, listed as pending, or answered `unchanged`. */
+  /** v3 keys answered from the cache, listed as pending, answered `unchanged`, or computed (noCache). */
   projectConfigKeys: Counter<'result'>;
   /** Keys another request had already claimed (a build was in flight). */
   buildClaimConflicts: Counter;
@@ -18,7 +18,6 @@ export interface Metrics {
   invalidationsScheduled: Counter<'scope'>;
   invalidationsProcessed: Counter<'scope'>;
   staleWritesRefused: Counter;
-  httpRequests: Counter<'route' | 'status'>;
   queueDepth: Gauge<'queue' | 'state'>;
   /** Where `queueDepth` reads its figures at scrape time (set by processes that own queues). */
   queueDepthSource: (() => Promise<Record<string, Record<string, number>>>) | null;
@@ -32,7 +31,7 @@ export function createMetrics(role: string): Metrics {
   const keysPerJob = [1, 5, 10, 50, 100, 250, 500];
   const metrics: Metrics = {
     registry,
-    projectConfigKeys: new Counter({ name: 'relay_projectconfig_keys_total', help: 'v3 keys answered, by result (cached, pending, unchanged, invalid)', labelNames: ['result'], registers }),
+    projectConfigKeys: new Counter({ name: 'relay_projectconfig_keys_total', help: 'v3 keys answered, by result (cached, pending, unchanged, computed for noCache)', labelNames: ['result'], registers }),
     buildClaimConflicts: new Counter({ name: 'relay_projectconfig_claim_conflicts_total', help: 'Missing keys another request had already claimed for a build', registers }),
     buildJobsScheduled: new Counter({ name: 'relay_projectconfig_build_jobs_scheduled_total', help: 'Build jobs enqueued', registers }),
     projectConfigBuilds: new Counter({ name: 'relay_projectconfig_builds_total', help: 'Project configs computed (one per key), by trigger', labelNames: ['trigger'], registers }),
@@ -43,7 +42,6 @@ export function createMetrics(role: string): Metrics {
     invalidationsScheduled: new Counter({ name: 'relay_projectconfig_invalidations_scheduled_total', help: 'Invalidations scheduled after commit, by scope', labelNames: ['scope'], registers }),
     invalidationsProcessed: new Counter({ name: 'relay_projectconfig_invalidations_total', help: 'Invalidations processed, by scope', labelNames: ['scope'], registers }),
     staleWritesRefused: new Counter({ name: 'relay_projectconfig_stale_writes_refused_total', help: 'Config writes refused because the data changed after they were read', registers }),
-    httpRequests: new Counter({ name: 'http_requests_total', help: 'HTTP requests, by route and status', labelNames: ['route', 'status'], registers }),
     queueDepth: new Gauge({
       name: 'relay_queue_jobs',
       help: 'Jobs per queue and state',

@@ -6,6 +6,7 @@ import { Relay } from './db/entities';
 import { applyMigrations } from './db/orm';
 import { createApp } from './http/app';
 import { errorHandler, notFoundHandler } from './http/error-handler';
+import { probesRouter } from './http/probes';
 import { closeServer, listen } from './http/server';
 import { startWorkers, type RunningWorkers } from './jobs/worker-runtime';
 
@@ -62,12 +63,7 @@ async function publishRelayKeys(container: Container): Promise<void> {
 function workerHttpApp(container: Container) {
   const app = express();
   app.set('x-powered-by', false);
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.type(container.metrics.registry.contentType).send(await container.metrics.registry.metrics());
-  });
+  app.use(probesRouter(container));
   app.use(notFoundHandler);
   app.use(errorHandler(container.logger));
   return app;

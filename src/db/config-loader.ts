@@ -15,9 +15,6 @@ import {
  * build job does not depend on what it happens to contain.
  */
 
-/** The most keys one load may ask for (Relay sends at most 500 per request). */
-export const MAX_LOAD_KEYS = 500;
-
 export type LoadScope = { publicKeys: readonly string[] } | { projectIds: readonly number[] } | { organizationIds: readonly number[] };
 
 /** A key as the loader reads it: only what configs are built from (partially loaded entities). */

@@ -3,6 +3,7 @@ import type { Container } from '../container';
 import { adminRouter } from '../admin/router';
 import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board';
 import { errorHandler, notFoundHandler } from './error-handler';
+import { probesRouter } from './probes';
 import { projectConfigsRoute, relaysRouter } from './routes/relays';
 
 /**
@@ -19,19 +20,13 @@ export function createApp(container: Container): Express {
   // The hot path first, before any other route is considered.
   app.post('/api/0/relays/projectconfigs/', ...projectConfigsRoute(container));
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-
   app.get('/readyz', async (_req, res) => {
     const checks = await container.readiness();
     const ready = checks.postgres && checks.redis;
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
   });
 
-  app.get('/metrics', async (_req, res) => {
-    res.type(container.metrics.registry.contentType).send(await container.metrics.registry.metrics());
-  });
+  app.use(probesRouter(container));
 
   app.use('/api/0/relays', relaysRouter(container));
   app.use(BULL_BOARD_PATH, bullBoardRouter(container));

@@ -1,5 +1,5 @@
 import { mergePiiConfigs, parsePiiConfig } from '../options/pii-config';
-import { resolveOption, type OptionValues, type TrustedRelay } from '../options/registry';
+import { resolveOption, type TrustedRelay } from '../options/registry';
 import type {
   BuildContext,
   DataScrubbingSettings,
@@ -84,9 +84,8 @@ function orderedActiveKeys(all: KeyRow[], requested: KeyRow): KeyRow[] {
 }
 
 function buildConfigBody(input: ProjectConfigInput, key: KeyRow, ctx: BuildContext): ProjectConfigBody {
-  const org = input.organizationOptions;
   const projectOption = <T>(name: string) => resolveOption<T>(name, input.projectOptions, input.templateOptions);
-  const orgOption = <T>(name: string) => resolveOption<T>(name, org);
+  const orgOption = <T>(name: string) => resolveOption<T>(name, input.organizationOptions);
 
   // Fields are assigned in CONFIG.md's order, which keeps stored configs easy to read.
   const body = {
@@ -96,7 +95,7 @@ function buildConfigBody(input: ProjectConfigInput, key: KeyRow, ctx: BuildConte
       { prefix: 'organization:', config: parsePiiConfig(orgOption('sentry:relay_pii_config')) },
       { prefix: 'project:', config: parsePiiConfig(projectOption('sentry:relay_pii_config')) },
     ]),
-    datascrubbingSettings: dataScrubbingSettings(org, projectOption),
+    datascrubbingSettings: dataScrubbingSettings(orgOption, projectOption),
   } as ProjectConfigBody;
   const filters = filterSettings(projectOption);
   if (Object.keys(filters).length > 0) body.filterSettings = filters;
@@ -119,8 +118,9 @@ export function allowedDomains(projectOrigins: readonly string[], serverOrigins:
   return unique([...normalise(projectOrigins), ...server]);
 }
 
-function dataScrubbingSettings(org: OptionValues, projectOption: <T>(name: string) => T): DataScrubbingSettings {
-  const orgOption = <T>(name: string) => resolveOption<T>(name, org);
+type OptionLookup = <T>(name: string) => T;
+
+function dataScrubbingSettings(orgOption: OptionLookup, projectOption: OptionLookup): DataScrubbingSettings {
   return {
     excludeFields: [...orgOption<string[]>('sentry:safe_fields'), ...projectOption<string[]>('sentry:safe_fields')],
     scrubData: orgOption<boolean>('sentry:require_scrub_data') || projectOption<boolean>('sentry:scrub_data'),
@@ -130,7 +130,7 @@ function dataScrubbingSettings(org: OptionValues, projectOption: <T>(name: strin
   };
 }
 
-function filterSettings(projectOption: <T>(name: string) => T): FilterSettings {
+function filterSettings(projectOption: OptionLookup): FilterSettings {
   const filters: FilterSettings = {};
   const on = (name: string) => projectOption<string>(name) === '1';
   if (on('filters:browser-extensions')) filters.browserExtensions = { isEnabled: true };

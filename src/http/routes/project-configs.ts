@@ -10,6 +10,7 @@ import { scheduleBuildProjectConfig } from '../../queues/build.queue';
 import type { AuthenticatedRelay } from '../../relay-auth/middleware';
 import { restrictConfig } from '../../relay-config/restricted-config';
 import type { ProjectConfig } from '../../relay-config/types';
+import { withTimeout } from '../../with-timeout';
 
 /**
  * `POST /api/0/relays/projectconfigs/?version=N` (PROTOCOL.md §4). Version 3 is
@@ -228,14 +229,4 @@ function restrictedJson(config: ProjectConfig, relay: AuthenticatedRelay): strin
 function sendJson(res: Response, body: Buffer): void {
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
   res.end(body);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
