@@ -8,7 +8,7 @@ import { projectFor } from './access';
 import { recordAudit, requestActor } from './audit-log';
 import { authOf, emOf } from './auth';
 import { applyOptionWrites, projectOptionSources } from './option-fields';
-import type { AdminDeps } from './router';
+import type { AdminDeps } from './deps';
 import { jsonBody, parseBody, pathParam } from './validation';
 
 /**

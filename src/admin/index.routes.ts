@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { NotFoundError } from '../errors';
 import { authOf, SCOPES } from './auth';
-import type { AdminDeps } from './router';
+import type { AdminDeps } from './deps';
 import { serializeUser } from './serializers';
 
 /** What sentry-cli asks before anything else: who the token belongs to, and where its data lives. */

@@ -8,7 +8,7 @@ import { projectFor, type LookupOptions } from './access';
 import { describeChange, recordAudit, requestActor } from './audit-log';
 import { authOf, emOf, type Scope } from './auth';
 import { paginate } from './pagination';
-import type { AdminDeps } from './router';
+import type { AdminDeps } from './deps';
 import { keyRateLimit, serializeKey } from './serializers';
 import { createFieldErrors, jsonBody, parseBody, pathParam } from './validation';
 

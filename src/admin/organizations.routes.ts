@@ -14,7 +14,7 @@ import { authOf, emOf, requireScope } from './auth';
 import { decodeAvatar, type ImageInfo } from './avatar';
 import { ORGANIZATION_OPTION_FIELDS, applyOptionWrites, optionWrites } from './option-fields';
 import { paginate } from './pagination';
-import type { AdminDeps } from './router';
+import type { AdminDeps } from './deps';
 import { serializeAuditEntry, serializeOrganization, serializeOrganizationDetails } from './serializers';
 import { canonicalTrustedRelay, mergeTrustedRelays, validateTrustedRelays, type TrustedRelayInput } from './trusted-relays';
 import { conflictOnDuplicate, createFieldErrors, jsonBody, nameSchema, parseBody, slugOrDerived, slugSchema, unknownFields, type FieldErrors, pathParam } from './validation';

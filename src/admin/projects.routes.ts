@@ -10,7 +10,7 @@ import { describeChange, recordAudit, requestActor } from './audit-log';
 import { authOf, emOf, requireScope } from './auth';
 import { PROJECT_OPTION_FIELDS, applyOptionWrites, optionWrites, projectOptionSources } from './option-fields';
 import { paginate } from './pagination';
-import type { AdminDeps } from './router';
+import type { AdminDeps } from './deps';
 import { serializeProject, serializeProjectDetails } from './serializers';
 import { conflictOnDuplicate, createFieldErrors, idSchema, jsonBody, nameSchema, parseBody, slugOrDerived, slugSchema, unknownFields, pathParam } from './validation';
 

@@ -1,6 +1,7 @@
-import express, { Router, type RequestHandler } from 'express';
+import express, { Router } from 'express';
 import type { Container } from '../container';
 import { apiAuth, requestEntityManager } from './auth';
+import type { AdminDeps } from './deps';
 import { serveAvatar } from './avatar';
 import { registerFilterRoutes } from './filters.routes';
 import { registerIndexRoutes } from './index.routes';
@@ -10,13 +11,6 @@ import { registerProjectRoutes } from './projects.routes';
 import { registerTeamRoutes } from './teams.routes';
 import { registerTemplateRoutes } from './templates.routes';
 import { AVATAR_PATH } from './urls';
-
-/** What every group of management routes receives. */
-export interface AdminDeps {
-  container: Container;
-  /** The request's unit of work, token authentication and the JSON body: put before every API handler. */
-  authed: RequestHandler[];
-}
 
 /**
  * The management API under `/api/0/` (ADMIN_API.md) and the public avatar URLs. Authentication is

@@ -6,7 +6,7 @@ import { organizationFor } from './access';
 import { recordAudit, requestActor } from './audit-log';
 import { authOf, emOf } from './auth';
 import { paginate } from './pagination';
-import type { AdminDeps } from './router';
+import type { AdminDeps } from './deps';
 import { serializeTeam } from './serializers';
 import { conflictOnDuplicate, jsonBody, nameSchema, parseBody, slugOrDerived, slugSchema, pathParam } from './validation';
 

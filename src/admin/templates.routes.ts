@@ -9,7 +9,7 @@ import { describeChange, recordAudit, requestActor } from './audit-log';
 import { authOf, emOf, type Scope } from './auth';
 import { applyOptionWrites, optionWrites } from './option-fields';
 import { paginate } from './pagination';
-import type { AdminDeps } from './router';
+import type { AdminDeps } from './deps';
 import { serializeTemplate } from './serializers';
 import { conflictOnDuplicate, createFieldErrors, jsonBody, nameSchema, parseId, unknownFields, pathParam } from './validation';
 

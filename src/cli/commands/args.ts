@@ -1,5 +1,5 @@
 import { CliError } from '../cli-error';
-import type { CommandContext } from './index';
+import type { CommandContext } from './command';
 
 /** A required string option, or a CliError naming it. */
 export function requireString(ctx: CommandContext, name: string): string {

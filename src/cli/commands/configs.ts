@@ -3,7 +3,7 @@ import { configInputFor, loadConfigSources } from '../../db/config-loader';
 import { buildProjectConfig } from '../../relay-config/project-config';
 import { CliError } from '../cli-error';
 import { json } from './args';
-import type { Command } from './index';
+import type { Command } from './command';
 
 const PUBLIC_KEY_RE = /^[0-9a-f]{32}$/;
 

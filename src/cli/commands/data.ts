@@ -1,7 +1,7 @@
 import { applyMigrations } from '../../db/orm';
 import { seed } from '../../db/seed';
 import { integerOption, json } from './args';
-import type { Command } from './index';
+import type { Command } from './command';
 
 export const dataCommands: Record<string, Command> = {
   migrate: {

@@ -1,7 +1,7 @@
 import { Organization, Project, ProjectKey } from '../../db/entities';
 import type { ConfigChange } from '../../queues/invalidate.queue';
 import { CliError } from '../cli-error';
-import type { Command } from './index';
+import type { Command } from './command';
 
 /** `configs invalidate`: recompute the cached configs of an organization, a project or a key. */
 export const invalidateCommands: Record<string, Command> = {

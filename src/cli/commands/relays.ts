@@ -2,7 +2,7 @@ import { Relay, RelayUsage } from '../../db/entities';
 import { UUID_RE } from '../../relay-auth/middleware';
 import { CliError } from '../cli-error';
 import { json } from './args';
-import type { Command } from './index';
+import type { Command } from './command';
 
 /** Registered relays: list them, or remove one so it must register again. */
 export const relayCommands: Record<string, Command> = {

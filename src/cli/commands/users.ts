@@ -3,7 +3,7 @@ import { generateApiToken, hashApiToken, isApiTokenFormat, isScope, SCOPES } fro
 import { ApiToken, User, UserPermission } from '../../db/entities';
 import { CliError } from '../cli-error';
 import { requireString } from './args';
-import type { Command } from './index';
+import type { Command } from './command';
 
 /** Users, API tokens and user permissions: bootstrap without the HTTP API (ADMIN_API.md, "CLI"). */
 
