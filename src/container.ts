@@ -9,9 +9,8 @@ import { ConfigChangeSubscriber } from './db/config-change-subscriber';
 import { initOrm, type Orm } from './db/orm';
 import { createLogger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
-import { createBuildQueue, type BuildQueue } from './queues/build.queue';
-import { createEmailVerificationQueue, type EmailVerificationQueue } from './queues/email-verification.queue';
-import { createInvalidateQueue, createInvalidationScheduler, type InvalidateQueue, type InvalidationScheduler } from './queues/invalidate.queue';
+import { checkJobRegistry, createQueues, type Queues } from './jobs/registry';
+import { createInvalidationScheduler, type InvalidationScheduler } from './queues/invalidate.queue';
 import { createInternalPolicy, type InternalPolicy } from './relay-auth/internal-policy';
 import { withTimeout } from './with-timeout';
 
@@ -32,11 +31,9 @@ export interface Container {
   generations: ConfigGenerations;
   relayKeys: RelayKeyCache;
   internalPolicy: InternalPolicy;
-  buildQueue: BuildQueue;
-  invalidateQueue: InvalidateQueue;
+  /** One queue per job kind of the job registry (producer side). */
+  queues: Queues;
   invalidations: InvalidationScheduler;
-  /** Clean-ups after an organization starts requiring verified e-mail addresses. */
-  emailVerificationQueue: EmailVerificationQueue;
   /** Whether PostgreSQL and Redis answer right now (for `/readyz`). */
   readiness(): Promise<{ postgres: boolean; redis: boolean }>;
   close(): Promise<void>;
@@ -60,11 +57,10 @@ export async function createContainer(settings: Settings, role: Role, options: C
   const keys = redisKeys(settings.redisKeyPrefix);
   const metrics = createMetrics(role);
   const generations = createConfigGenerations(redis, keys, { markerTtlMs: settings.invalidationDelayMs + 60_000 });
-  const buildQueue = createBuildQueue(redis, keys.bullPrefix);
-  const invalidateQueue = createInvalidateQueue(redis, keys.bullPrefix);
-  const emailVerificationQueue = createEmailVerificationQueue(redis, keys.bullPrefix);
-  for (const queue of [buildQueue, invalidateQueue, emailVerificationQueue]) queue.on('error', (err) => logger.debug({ err: err.message, queue: queue.name }, 'queue error'));
-  const invalidations = createInvalidationScheduler(invalidateQueue, generations, settings.invalidationDelayMs, (change) =>
+  checkJobRegistry();
+  const queues = createQueues(redis, keys.bullPrefix);
+  for (const queue of Object.values(queues)) queue.on('error', (err) => logger.debug({ err: err.message, queue: queue.name }, 'queue error'));
+  const invalidations = createInvalidationScheduler(queues.invalidate, generations, settings.invalidationDelayMs, (change) =>
     metrics.invalidationsScheduled.inc({ scope: change.scope.scope }),
   );
   // Every committed change to config data schedules its invalidation, whoever made it.
@@ -83,10 +79,8 @@ export async function createContainer(settings: Settings, role: Role, options: C
     generations,
     relayKeys: createRelayKeyCache(redis, keys),
     internalPolicy: createInternalPolicy(settings),
-    buildQueue,
-    invalidateQueue,
+    queues,
     invalidations,
-    emailVerificationQueue,
     async readiness() {
       const [postgres, redisOk] = await Promise.all([
         withTimeout(orm.em.getConnection().execute('select 1'), 2000).then(() => true, () => false),
@@ -95,7 +89,7 @@ export async function createContainer(settings: Settings, role: Role, options: C
       return { postgres, redis: redisOk };
     },
     async close() {
-      await Promise.allSettled([buildQueue.close(), invalidateQueue.close(), emailVerificationQueue.close()]);
+      await Promise.allSettled(Object.values(queues).map((queue) => queue.close()));
       redis.disconnect();
       await orm.close(true);
     },

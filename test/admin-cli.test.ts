@@ -146,7 +146,7 @@ describe('configs invalidate', () => {
   it('enqueues an invalidation of an organization, a project or a key and says how many jobs it enqueued', async () => {
     const { token } = await userWithToken(container);
     const { key } = await createOrgWithProject(api, token, 'cli-inv');
-    const jobs = async () => (await container.invalidateQueue.getJobs(['delayed', 'waiting'])).map((j) => j.data);
+    const jobs = async () => (await container.queues.invalidate.getJobs(['delayed', 'waiting'])).map((j) => j.data);
 
     expect(await cli('configs', 'invalidate', '--key', key.id)).toMatchObject({ code: 0, stdout: '1 invalidation job(s) enqueued\n' });
     expect(await cli('configs', 'invalidate', '--project', 'cli-inv/web')).toMatchObject({ code: 0, stdout: '1 invalidation job(s) enqueued\n' });

@@ -72,7 +72,7 @@ describe('requireEmailVerification', () => {
     await organizationWithMembers('relaxed');
     const res = await api.put('/api/0/organizations/relaxed/', { requireEmailVerification: false });
     expect(res.body.requireEmailVerification).toBe(false);
-    expect(await container.emailVerificationQueue.count()).toBe(0);
+    expect(await container.queues['email-verification'].count()).toBe(0);
     expect(await memberEmails('relaxed')).toHaveLength(4);
   });
 });

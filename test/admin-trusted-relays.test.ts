@@ -104,7 +104,7 @@ describe('saving trusted relays', () => {
     await sleep(5);
     const counter1 = await changeCounter();
     const metric1 = await scheduledMetric();
-    const jobs1 = await container.invalidateQueue.count();
+    const jobs1 = await container.queues.invalidate.count();
     const same = await put({ trustedRelays: [{ publicKey: k2, name: 'edge two ' }, { publicKey: k1, name: 'edge one', description: 'dc 1' }] });
     expect(same.status).toBe(200);
     expect(same.body.trustedRelays).toEqual(first.body.trustedRelays);
@@ -114,7 +114,7 @@ describe('saving trusted relays', () => {
     expect(await editEntries()).toHaveLength(1);
     expect(await changeCounter()).toBe(counter1);
     expect(await scheduledMetric()).toBe(metric1);
-    expect(await container.invalidateQueue.count()).toBe(jobs1);
+    expect(await container.queues.invalidate.count()).toBe(jobs1);
 
     // Edit one description and add a key: the edited and the new entry move, the other keeps its times.
     await sleep(5);

@@ -8,7 +8,7 @@ import { Worker } from 'bullmq';
 import { createBuildProcessor } from '../src/jobs/build-project-config.processor';
 import type { JobDeps } from '../src/jobs/deps';
 import { workerJobDeps } from '../src/jobs/worker-runtime';
-import { BUILD_QUEUE } from '../src/queues/names';
+import { jobKinds } from '../src/jobs/registry';
 import type { BuildJobData } from '../src/queues/build.queue';
 import type { TestRelay } from './support/relay-client';
 import { startTestServer, type TestServer } from './support/server';
@@ -175,7 +175,7 @@ describe('builds racing changes (randomised, seeded)', () => {
         },
       },
     };
-    builds = new Worker<BuildJobData>(BUILD_QUEUE, createBuildProcessor(slowWrites), { connection, prefix: server.container.keys.bullPrefix, concurrency: 16 });
+    builds = new Worker<BuildJobData>(jobKinds.build.queue, createBuildProcessor(slowWrites), { connection, prefix: server.container.keys.bullPrefix, concurrency: 16 });
   });
   afterAll(async () => {
     await builds.close();

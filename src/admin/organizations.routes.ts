@@ -181,7 +181,7 @@ export function registerOrganizationRoutes(api: Router, { container, authed }: A
     );
     if (organization.requireEmailVerification && body.requireEmailVerification === true) {
       // After the commit, so the job sees the setting; idempotent, so a retried PUT may schedule it again.
-      await scheduleRemoveUnverifiedMembers(container.emailVerificationQueue, organization.id);
+      await scheduleRemoveUnverifiedMembers(container.queues['email-verification'], organization.id);
     }
     res.json(await detailsOf(req, emOf(req), organization));
   });

@@ -4,17 +4,8 @@ import { createConfigGenerations } from '../caches/config-generations';
 import { createRedisProjectConfigCache } from '../caches/project-config-cache';
 import { createWorkerRedis, type Redis } from '../caches/redis';
 import type { Container } from '../container';
-import { BUILD_QUEUE, INVALIDATE_QUEUE } from '../queues/names';
-import type { BuildJobData } from '../queues/build.queue';
-import { EMAIL_VERIFICATION_QUEUE, type EmailVerificationJobData } from '../queues/email-verification.queue';
-import type { InvalidateJobData } from '../queues/invalidate.queue';
-import { createBuildProcessor, releaseClaimsOfFailedJob } from './build-project-config.processor';
 import type { JobDeps } from './deps';
-import { createInvalidateProcessor } from './invalidate-project-config.processor';
-import { createRemoveUnverifiedMembersProcessor } from './remove-unverified-members.processor';
-
-/** Invalidations run on their own worker with this concurrency, so they can never take a build slot. */
-export const INVALIDATION_CONCURRENCY = 1;
+import { JOB_KIND_NAMES, jobKind, type JobKindName } from './registry';
 
 export interface RunningWorkers {
   /** Stops fetching jobs, waits for the active ones, then closes the connections. */
@@ -22,8 +13,8 @@ export interface RunningWorkers {
 }
 
 export interface WorkerOptions {
-  /** Which queues this process works on (default all): e.g. dedicated invalidation workers. */
-  queues?: readonly ('build' | 'invalidate' | 'email-verification')[];
+  /** Which job kinds this process works on (default all): e.g. dedicated invalidation workers. */
+  queues?: readonly JobKindName[];
 }
 
 /**
@@ -42,48 +33,40 @@ export function workerJobDeps(container: Container, connection: Redis): JobDeps 
     logger: container.logger,
     async buildsPending() {
       // If Redis cannot say, invalidations go on: they must not stall on a failed check.
-      const counts = await container.buildQueue.getJobCounts('waiting', 'active', 'prioritized').catch(() => null);
+      const counts = await container.queues.build.getJobCounts('waiting', 'active', 'prioritized').catch(() => null);
       return counts !== null && Object.values(counts).some((n) => n > 0);
     },
   };
 }
 
-/** Starts the build and invalidation workers of one process. */
+/** Starts one BullMQ worker per job kind of the registry (or of `options.queues`). */
 export function startWorkers(container: Container, options: WorkerOptions = {}): RunningWorkers {
   const { settings, logger, metrics } = container;
-  const queues = new Set(options.queues ?? ['build', 'invalidate', 'email-verification']);
+  const kinds = options.queues ?? JOB_KIND_NAMES;
   // maxRetriesPerRequest: null, as BullMQ requires; it duplicates this connection for blocking reads.
   const connection = createWorkerRedis(settings, `relaycfg-worker-${process.pid}`);
   connection.on('error', (err) => logger.debug({ err: err.message }, 'worker redis connection error'));
   const deps = workerJobDeps(container, connection);
   const prefix = container.keys.bullPrefix;
 
-  const workers: Worker[] = [];
-  if (queues.has('build')) {
-    const build = new Worker<BuildJobData>(BUILD_QUEUE, createBuildProcessor(deps), { connection, prefix, concurrency: settings.workerConcurrency });
-    build.on('failed', (job, error) => void releaseClaimsOfFailedJob(deps, job, error));
-    workers.push(build);
-  }
-  if (queues.has('invalidate')) {
-    const invalidate = new Worker<InvalidateJobData>(INVALIDATE_QUEUE, createInvalidateProcessor(deps), { connection, prefix, concurrency: INVALIDATION_CONCURRENCY });
-    invalidate.on('failed', (job, error) => logger.warn({ jobId: job?.id, scope: job?.data.scope, err: error.message }, 'invalidation job failed'));
-    workers.push(invalidate);
-  }
-  if (queues.has('email-verification')) {
-    // Rare and small: one at a time, apart from the config queues.
-    const emailVerification = new Worker<EmailVerificationJobData>(EMAIL_VERIFICATION_QUEUE, createRemoveUnverifiedMembersProcessor(deps), { connection, prefix, concurrency: 1 });
-    emailVerification.on('failed', (job, error) => logger.warn({ jobId: job?.id, organizationId: job?.data.organizationId, err: error.message }, 'email verification job failed'));
-    workers.push(emailVerification);
-  }
-  for (const worker of workers) worker.on('error', (err) => logger.warn({ err: err.message, queue: worker.name }, 'worker error'));
+  const workers = kinds.map((name) => {
+    const kind = jobKind(name);
+    const worker = new Worker(kind.queue, kind.processor(deps), { connection, prefix, concurrency: kind.concurrency(settings) });
+    worker.on('failed', (job, error) => {
+      if (kind.onFailed) void Promise.resolve(kind.onFailed(deps, job, error)).catch(() => undefined);
+      else logger.warn({ kind: name, jobId: job?.id, ...(job ? kind.describe(job.data) : {}), attempt: job?.attemptsMade, err: error.message }, 'job failed');
+    });
+    worker.on('error', (err) => logger.warn({ err: err.message, queue: worker.name }, 'worker error'));
+    return worker;
+  });
 
   metrics.queueDepthSource = async () => {
     const depth: Record<string, Record<string, number>> = {};
-    for (const queue of [container.buildQueue, container.invalidateQueue, container.emailVerificationQueue]) depth[queue.name] = await queue.getJobCounts('waiting', 'delayed', 'active', 'failed');
+    for (const queue of Object.values(container.queues)) depth[queue.name] = await queue.getJobCounts('waiting', 'delayed', 'active', 'failed');
     return depth;
   };
 
-  logger.info({ concurrency: settings.workerConcurrency, queues: [...queues] }, 'workers started');
+  logger.info({ concurrency: settings.workerConcurrency, queues: kinds }, 'workers started');
   return {
     async close() {
       await Promise.all(workers.map((w) => w.close()));

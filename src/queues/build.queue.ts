@@ -1,5 +1,4 @@
-import type { ConnectionOptions, Queue } from 'bullmq';
-import { BUILD_QUEUE, createQueue } from './names';
+import type { Queue } from 'bullmq';
 
 /** A build job carries the keys one request claimed, and the token their claims hold. */
 export interface BuildJobData {
@@ -8,10 +7,6 @@ export interface BuildJobData {
 }
 
 export type BuildQueue = Queue<BuildJobData, void, 'build'>;
-
-export function createBuildQueue(connection: ConnectionOptions, prefix: string): BuildQueue {
-  return createQueue<BuildJobData, 'build'>(BUILD_QUEUE, connection, prefix, { attempts: 3, backoffMs: 200, keepFailedS: 24 * 3600 });
-}
 
 /**
  * Schedules builds of the keys a request claimed, in jobs of at most `batchSize` keys (one job

@@ -1,25 +1,14 @@
-import type { ConnectionOptions, Queue } from 'bullmq';
-import { createQueue } from './names';
+import type { Queue } from 'bullmq';
 
 /**
  * Background clean-up after an organization starts requiring verified e-mail addresses
  * (ADMIN_API.md, "Other organization settings"): removes the members whose e-mail is not verified.
  */
-export const EMAIL_VERIFICATION_QUEUE = 'organization-email-verification';
-
 export interface EmailVerificationJobData {
   organizationId: number;
 }
 
 export type EmailVerificationQueue = Queue<EmailVerificationJobData, void, 'remove-unverified-members'>;
-
-export function createEmailVerificationQueue(connection: ConnectionOptions, prefix: string): EmailVerificationQueue {
-  return createQueue<EmailVerificationJobData, 'remove-unverified-members'>(EMAIL_VERIFICATION_QUEUE, connection, prefix, {
-    attempts: 5,
-    backoffMs: 1000,
-    keepFailedS: 7 * 24 * 3600,
-  });
-}
 
 /**
  * Schedules the clean-up of one organization: at most one waiting job per organization (it reads

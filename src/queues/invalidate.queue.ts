@@ -1,6 +1,5 @@
-import type { ConnectionOptions, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { ConfigGenerations, InvalidationScope } from '../caches/config-generations';
-import { createQueue, INVALIDATE_QUEUE } from './names';
 
 /** An invalidation: recompute the cached configs of one scope, after a change committed. */
 export type InvalidateJobData = InvalidationScope & {
@@ -9,10 +8,6 @@ export type InvalidateJobData = InvalidationScope & {
 };
 
 export type InvalidateQueue = Queue<InvalidateJobData, void, 'invalidate'>;
-
-export function createInvalidateQueue(connection: ConnectionOptions, prefix: string): InvalidateQueue {
-  return createQueue<InvalidateJobData, 'invalidate'>(INVALIDATE_QUEUE, connection, prefix, { attempts: 5, backoffMs: 500, keepFailedS: 24 * 3600 });
-}
 
 /** A committed change that affects configs; `disabledKeys` are keys taken out of use (deleted). */
 export interface ConfigChange {

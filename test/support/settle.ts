@@ -1,12 +1,12 @@
 import type { Container } from '../../src/container';
 
-/** Waits until both queues have had no waiting, delayed or active job for `quietMs`. */
+/** Waits until every queue of the job registry has had no waiting, delayed or active job for `quietMs`. */
 export async function waitForQueuesToSettle(container: Container, options: { timeoutMs?: number; quietMs?: number } = {}): Promise<void> {
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   let quietSince: number | null = null;
   for (;;) {
     let busy = 0;
-    for (const queue of [container.buildQueue, container.invalidateQueue]) {
+    for (const queue of Object.values(container.queues)) {
       const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
       busy += Object.values(counts).reduce((a, b) => a + b, 0);
     }

@@ -173,7 +173,7 @@ export function projectConfigsHandler(container: Container) {
   /** Enqueues the build; if that fails the claims are freed so the next poll tries again. */
   async function scheduleClaimed(claimed: string[], token: string): Promise<void> {
     try {
-      const jobs = await withTimeout(scheduleBuildProjectConfig(container.buildQueue, claimed, token, settings.buildBatchSize), 2000);
+      const jobs = await withTimeout(scheduleBuildProjectConfig(container.queues.build, claimed, token, settings.buildBatchSize), 2000);
       metrics.buildJobsScheduled.inc(jobs);
     } catch (error) {
       await container.buildClaims.release(claimed, token).catch(() => undefined);

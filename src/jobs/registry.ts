@@ -1,0 +1,104 @@
+import type { ConnectionOptions, Job, Queue } from 'bullmq';
+import type { Settings } from '../config/settings';
+import type { BuildJobData } from '../queues/build.queue';
+import type { EmailVerificationJobData } from '../queues/email-verification.queue';
+import type { InvalidateJobData } from '../queues/invalidate.queue';
+import { createQueue, type JobRetention } from '../queues/queue-factory';
+import { createBuildProcessor, releaseClaimsOfFailedJob } from './build-project-config.processor';
+import type { JobDeps } from './deps';
+import { createInvalidateProcessor } from './invalidate-project-config.processor';
+import { createRemoveUnverifiedMembersProcessor } from './remove-unverified-members.processor';
+
+/**
+ * The job registry: every kind of background job, declared once. The container creates the
+ * queues from it, the worker runtime starts one BullMQ worker per kind (so each kind has slots of
+ * its own that no other kind can take: an invalidation burst never delays a build), and Bull
+ * Board, the queue-depth metric and the test helpers list the queues from it. A new job kind is
+ * one entry here plus its processor.
+ */
+export interface JobKind<Data, Name extends string> {
+  /** The BullMQ queue name (DESIGN.md): stable, since queued jobs outlive a deploy. */
+  queue: string;
+  /** The job name, as Bull Board shows it. */
+  jobName: Name;
+  retention: JobRetention;
+  /** Jobs of this kind one worker process runs at once. */
+  concurrency(settings: Settings): number;
+  processor(deps: JobDeps): (job: Job<Data>) => Promise<void>;
+  /** After any failed attempt; the default logs it. */
+  onFailed?(deps: JobDeps, job: Job<Data> | undefined, error: Error): Promise<void> | void;
+  /** What a log line says about a job of this kind. */
+  describe(data: Data): Record<string, unknown>;
+}
+
+const defineJobKind = <Data, Name extends string>(kind: JobKind<Data, Name>) => kind;
+
+/** Invalidations run one at a time per process: nobody waits on them, and they yield to builds. */
+export const INVALIDATION_CONCURRENCY = 1;
+
+export const jobKinds = {
+  build: defineJobKind<BuildJobData, 'build'>({
+    queue: 'relay-config-build',
+    jobName: 'build',
+    retention: { attempts: 3, backoffMs: 200, keepFailedS: 24 * 3600 },
+    concurrency: (settings) => settings.workerConcurrency,
+    processor: createBuildProcessor,
+    onFailed: releaseClaimsOfFailedJob,
+    describe: (data) => ({ keys: data.publicKeys.length }),
+  }),
+  invalidate: defineJobKind<InvalidateJobData, 'invalidate'>({
+    queue: 'relay-config-invalidate',
+    jobName: 'invalidate',
+    retention: { attempts: 5, backoffMs: 500, keepFailedS: 24 * 3600 },
+    concurrency: () => INVALIDATION_CONCURRENCY,
+    processor: createInvalidateProcessor,
+    describe: (data) => ({ scope: data.scope, trigger: data.trigger }),
+  }),
+  'email-verification': defineJobKind<EmailVerificationJobData, 'remove-unverified-members'>({
+    queue: 'organization-email-verification',
+    jobName: 'remove-unverified-members',
+    retention: { attempts: 5, backoffMs: 1000, keepFailedS: 7 * 24 * 3600 },
+    // Rare and small: one at a time, apart from the config queues.
+    concurrency: () => 1,
+    processor: createRemoveUnverifiedMembersProcessor,
+    describe: (data) => ({ organizationId: data.organizationId }),
+  }),
+};
+
+export type JobKindName = keyof typeof jobKinds;
+type DataOf<K extends JobKindName> = (typeof jobKinds)[K] extends JobKind<infer D, string> ? D : never;
+type NameOf<K extends JobKindName> = (typeof jobKinds)[K] extends JobKind<unknown, infer N> ? N : never;
+
+/** One queue per job kind, typed by its payload and job name. */
+export type Queues = { [K in JobKindName]: Queue<DataOf<K>, void, NameOf<K>> };
+
+export const JOB_KIND_NAMES = Object.keys(jobKinds) as JobKindName[];
+
+/** A job kind as the generic code (worker runtime, board, metrics) handles it. */
+export function jobKind(name: JobKindName): JobKind<unknown, string> {
+  return jobKinds[name] as unknown as JobKind<unknown, string>;
+}
+
+/**
+ * The start-up check (run by the container): every kind has a distinct queue and a processor.
+ * The types already say so; this catches a registry edited past them (a cast, a JavaScript caller).
+ */
+export function checkJobRegistry(kinds: Record<string, JobKind<unknown, string>> = jobKinds as unknown as Record<string, JobKind<unknown, string>>): void {
+  const seen = new Map<string, string>();
+  for (const [name, kind] of Object.entries(kinds)) {
+    if (typeof kind.processor !== 'function') throw new Error(`job kind "${name}" has no processor`);
+    const other = seen.get(kind.queue);
+    if (other !== undefined) throw new Error(`job kinds "${other}" and "${name}" share the queue "${kind.queue}"`);
+    seen.set(kind.queue, name);
+  }
+}
+
+/** The queues of every job kind on one connection and prefix. */
+export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
+  const queues = {} as Record<JobKindName, Queue>;
+  for (const name of JOB_KIND_NAMES) {
+    const kind = jobKind(name);
+    queues[name] = createQueue(kind.queue, connection, prefix, kind.retention);
+  }
+  return queues as unknown as Queues;
+}
