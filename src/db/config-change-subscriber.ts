@@ -11,6 +11,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { InvalidationScope } from '../caches/config-generations';
 import type { ConfigChange } from '../queues/invalidate.queue';
+import { CONFIG_INPUTS } from '../relay-config/sections';
 import { Project, ProjectTemplate } from './entities';
 
 /**
@@ -35,10 +36,13 @@ interface PendingChange {
   disabledKeys?: string[];
 }
 
-/** Project columns that appear in configs; others (name, platform, team) change nothing. */
-const PROJECT_CONFIG_FIELDS = ['slug', 'status', 'template', 'organization'];
-const ORGANIZATION_CONFIG_FIELDS = ['status'];
-const KEY_CONFIG_FIELDS = ['status', 'rateLimitCount', 'rateLimitWindow', 'publicKey', 'project'];
+/**
+ * The columns whose change matters, derived from the config sections' declarations; plus the
+ * references that decide which organization, template or project a row's options come from.
+ */
+const PROJECT_CONFIG_FIELDS: readonly string[] = [...CONFIG_INPUTS.projectColumns, 'template', 'organization'];
+const ORGANIZATION_CONFIG_FIELDS: readonly string[] = CONFIG_INPUTS.organizationColumns;
+const KEY_CONFIG_FIELDS: readonly string[] = [...CONFIG_INPUTS.keyColumns, 'project'];
 
 const ACTION: Record<ChangeSetType, string> = {
   [ChangeSetType.CREATE]: 'create',
@@ -58,7 +62,7 @@ function organizationOf(ref: unknown): number | null {
   return idOf((ref as { organization?: unknown }).organization);
 }
 
-function touches(changeSet: ChangeSet<AnyEntity>, fields: string[]): boolean {
+function touches(changeSet: ChangeSet<AnyEntity>, fields: readonly string[]): boolean {
   if (changeSet.type !== ChangeSetType.UPDATE && changeSet.type !== ChangeSetType.UPDATE_EARLY) return true;
   return fields.some((f) => Object.hasOwn(changeSet.payload ?? {}, f));
 }
@@ -88,6 +92,7 @@ export function changesOf(changeSets: ChangeSet<AnyEntity>[]): PendingChange[] {
         }
         break;
       case 'OrganizationOption':
+        if (!CONFIG_INPUTS.organizationOptions.has(entity.key)) break;
         changes.push({ scope: 'organization', organizationId: idOf(entity.organization), trigger: `organization-option.${action}:${entity.key}` });
         break;
       case 'Project':
@@ -96,6 +101,7 @@ export function changesOf(changeSets: ChangeSet<AnyEntity>[]): PendingChange[] {
         }
         break;
       case 'ProjectOption':
+        if (!CONFIG_INPUTS.projectOptions.has(entity.key)) break;
         changes.push({
           scope: 'project',
           organizationId: organizationOf(entity.project),
@@ -104,6 +110,7 @@ export function changesOf(changeSets: ChangeSet<AnyEntity>[]): PendingChange[] {
         });
         break;
       case 'ProjectTemplateOption':
+        if (!CONFIG_INPUTS.projectOptions.has(entity.key)) break;
         changes.push({
           scope: 'template',
           organizationId: organizationOf(entity.template),

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { CONFIG_INPUTS } from '../relay-config/sections';
 import type { KeyRow, OrganizationRow, ProjectConfigInput, ProjectRow } from '../relay-config/types';
 import {
   OrganizationOption,
@@ -28,15 +29,14 @@ export interface ConfigSources {
   templateOptions: Map<number, Map<string, unknown>>;
 }
 
-const CONFIG_FIELDS = [
-  'publicKey',
-  'status',
-  'rateLimitCount',
-  'rateLimitWindow',
-  'project.slug',
-  'project.status',
-  'project.organization.slug',
-  'project.organization.status',
+/**
+ * Only the columns configs are built from, derived from the config sections' declarations (plus
+ * the template reference the option lookup needs): a column a section declares is loaded.
+ */
+export const CONFIG_FIELDS = [
+  ...CONFIG_INPUTS.keyColumns.filter((c) => c !== 'id'),
+  ...CONFIG_INPUTS.projectColumns.filter((c) => c !== 'id').map((c) => `project.${c}` as const),
+  ...CONFIG_INPUTS.organizationColumns.filter((c) => c !== 'id').map((c) => `project.organization.${c}` as const),
   'project.template.id',
 ] as const;
 

@@ -1,16 +1,17 @@
 import { DISABLED_CONFIG } from './project-config';
-import type { ProjectConfig } from './types';
+import { RESTRICTED_FIELDS } from './sections';
+import type { ProjectConfig, ProjectConfigBody } from './types';
 
 /**
  * The config a trusted but external relay may see (CONFIG.md, "Restricted config"): only when
- * the organization trusts that relay's key, and only the fields such a relay needs. Derived from
- * the full config, so it needs no database.
+ * the organization trusts that relay's key, and only the fields of the sections declared
+ * `restricted`. Derived from the full config, so it needs no database.
  */
 export function restrictConfig(config: ProjectConfig, relayPublicKey: string): ProjectConfig {
   if (config.disabled || !config.config.trustedRelays.includes(relayPublicKey)) return DISABLED_CONFIG;
-  const { allowedDomains, trustedRelays, piiConfig, datascrubbingSettings, features, breakdownsV2 } = config.config;
-  return {
-    ...config,
-    config: { allowedDomains, trustedRelays, piiConfig, datascrubbingSettings, ...(features ? { features } : {}), breakdownsV2 },
-  };
+  const restricted: Partial<ProjectConfigBody> = {};
+  for (const field of RESTRICTED_FIELDS) {
+    if (Object.hasOwn(config.config, field)) (restricted as Record<string, unknown>)[field] = config.config[field as keyof ProjectConfigBody];
+  }
+  return { ...config, config: restricted as ProjectConfigBody };
 }

@@ -1,0 +1,21 @@
+import { defineSection } from '../section';
+
+/** Legacy data scrubbing: an organization's `require_*` switches force the project's on. */
+export const datascrubbingSettingsSection = defineSection({
+  name: 'datascrubbing-settings',
+  fields: ['datascrubbingSettings'],
+  reads: {
+    organizationOptions: ['sentry:safe_fields', 'sentry:require_scrub_data', 'sentry:require_scrub_ip_address', 'sentry:sensitive_fields', 'sentry:require_scrub_defaults'],
+    projectOptions: ['sentry:safe_fields', 'sentry:scrub_data', 'sentry:scrub_ip_address', 'sentry:sensitive_fields', 'sentry:scrub_defaults'],
+  },
+  restricted: true,
+  build: ({ organizationOption: org, projectOption: project }) => ({
+    datascrubbingSettings: {
+      excludeFields: [...org<string[]>('sentry:safe_fields'), ...project<string[]>('sentry:safe_fields')],
+      scrubData: org<boolean>('sentry:require_scrub_data') || project<boolean>('sentry:scrub_data'),
+      scrubIpAddresses: org<boolean>('sentry:require_scrub_ip_address') || project<boolean>('sentry:scrub_ip_address'),
+      sensitiveFields: [...org<string[]>('sentry:sensitive_fields'), ...project<string[]>('sentry:sensitive_fields')],
+      scrubDefaults: org<boolean>('sentry:require_scrub_defaults') || project<boolean>('sentry:scrub_defaults'),
+    },
+  }),
+});
