@@ -18,7 +18,7 @@ export interface OrmOptions {
   applicationName?: string;
 }
 
-/** Sends MikroORM's messages to pino and counts every SQL statement for the query counter. */
+/** Sends MikroORM's messages to pino: failed statements as warnings, the rest only at trace level. */
 class PinoOrmLogger implements OrmLogger {
   constructor(private readonly pino: Logger) {}
   log(namespace: LoggerNamespace, message: string, context?: LogContext): void {
@@ -31,7 +31,6 @@ class PinoOrmLogger implements OrmLogger {
     this.pino.warn({ namespace }, message);
   }
   logQuery(context: { query: string } & LogContext): void {
-    recordQuery();
     if (context.level === 'error') this.pino.warn({ namespace: 'query', took: context.took }, context.query);
     else if (this.pino.isLevelEnabled('trace')) this.pino.trace({ namespace: 'query', took: context.took }, context.query);
   }
@@ -62,7 +61,11 @@ export function ormConfig(settings: Pick<Settings, 'databaseUrl'>, logger: Logge
       },
     },
     loggerFactory: (_: LoggerOptions) => new PinoOrmLogger(logger.child({ component: 'orm' })),
-    debug: true,
+    // Counts statements for the query counter through the public hook, with no debug logging.
+    onQuery: (sql: string) => {
+      recordQuery();
+      return sql;
+    },
     migrations: {
       migrationsList,
       transactional: true,
