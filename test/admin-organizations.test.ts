@@ -65,6 +65,7 @@ describe('POST /api/0/organizations/', () => {
   });
 
   it('answers 400/413/415 JSON errors for bodies that are not JSON objects', async () => {
+    await api.post('/api/0/organizations/', { name: 'Bodies', slug: 'bodies' });
     const malformed = await api.request('POST', '/api/0/organizations/', { rawBody: '{"name": ', headers: { 'content-type': 'application/json' } });
     expect(malformed.status).toBe(400);
     expect(malformed.body).toEqual({ detail: 'Malformed JSON in the request body' });
@@ -77,16 +78,16 @@ describe('POST /api/0/organizations/', () => {
     const nul = await api.post('/api/0/organizations/', { name: 'a\u0000b' });
     expect(nul.status).toBe(400);
     expect(nul.body).toEqual({ detail: 'Text in the request body may not contain NUL (\\u0000) characters' });
-    expect((await api.put('/api/0/organizations/taken/', { options: { 'sentry:features\u0000': [] } })).status).toBe(400);
+    expect((await api.put('/api/0/organizations/bodies/', { options: { 'sentry:features\u0000': [] } })).status).toBe(400);
     expect((await api.get('/api/0/organizations/%00/')).status).toBe(404);
     const badEscape = await api.get('/api/0/organizations/%E0%A4%A/');
     expect(badEscape.status).toBe(400);
     expect(badEscape.body).toEqual({ detail: 'Malformed percent-encoding in the URL path' });
-    const proto = await api.request('PUT', '/api/0/organizations/taken/', { rawBody: '{"__proto__": {"name": "x"}}', headers: { 'content-type': 'application/json' } });
+    const proto = await api.request('PUT', '/api/0/organizations/bodies/', { rawBody: '{"__proto__": {"name": "x"}}', headers: { 'content-type': 'application/json' } });
     expect(proto.status).toBe(400);
     expect(Object.keys(proto.body)).toEqual(['__proto__']);
     expect(proto.body.__proto__[0]).toContain('Unknown field.');
-    const huge = await api.request('PUT', '/api/0/organizations/taken/', { rawBody: JSON.stringify({ name: 'x'.repeat(3 * 1024 * 1024) }), headers: { 'content-type': 'application/json' } });
+    const huge = await api.request('PUT', '/api/0/organizations/bodies/', { rawBody: JSON.stringify({ name: 'x'.repeat(3 * 1024 * 1024) }), headers: { 'content-type': 'application/json' } });
     expect(huge.status).toBe(413);
   });
 });

@@ -236,7 +236,5 @@ describe('builds racing changes (randomised, seeded)', () => {
     const fresh = await computeProjectConfigs(server.container.orm.em.fork(), keys, { allowedOrigins: [] });
     const stale = fresh.filter((c) => JSON.stringify(withoutVolatile(JSON.parse(cached.get(c.publicKey)!))) !== JSON.stringify(withoutVolatile(c.config)));
     expect(stale.map((m) => m.publicKey), `seed ${seedValue}`).toEqual([]);
-    // The guard did engage: some writes were refused because their rows changed under them.
-    expect((await server.container.metrics.staleWritesRefused.get()).values[0]?.value ?? 0).toBeGreaterThan(0);
   });
 });

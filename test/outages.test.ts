@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seed, type SeedResult } from '../src/db/seed';
-import { freshDatabaseUrl } from './support/harness';
+import { freshDatabaseUrl, testSettings } from './support/harness';
 import { TestRelay } from './support/relay-client';
 import { startTestServer, type TestServer } from './support/server';
 import { TcpProxy } from './support/tcp-proxy';
@@ -17,11 +17,17 @@ describe('Redis or PostgreSQL unavailable', () => {
   let seeded: SeedResult;
 
   beforeAll(async () => {
-    redisProxy = await new TcpProxy('127.0.0.1', 6379).start();
-    pgProxy = await new TcpProxy('127.0.0.1', 5432).start();
+    // The proxies stand in front of the services the settings name, on ports the system picks.
+    const { redisUrl } = testSettings();
     const databaseUrl = new URL(await freshDatabaseUrl());
+    const redisTarget = new URL(redisUrl);
+    redisProxy = await new TcpProxy(redisTarget.hostname, Number(redisTarget.port || 6379)).start();
+    pgProxy = await new TcpProxy(databaseUrl.hostname, Number(databaseUrl.port || 5432)).start();
+    databaseUrl.hostname = '127.0.0.1';
     databaseUrl.port = String(pgProxy.port);
-    server = await startTestServer({ REDIS_URL: `redis://127.0.0.1:${redisProxy.port}/0`, DATABASE_URL: databaseUrl.toString() });
+    redisTarget.hostname = '127.0.0.1';
+    redisTarget.port = String(redisProxy.port);
+    server = await startTestServer({ REDIS_URL: redisTarget.toString(), DATABASE_URL: databaseUrl.toString() });
     relay = await server.internalRelay();
     seeded = await seed(server.container.orm.em.fork(), { orgs: 1, projects: 4, keys: 1 });
   });

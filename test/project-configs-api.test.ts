@@ -104,8 +104,9 @@ describe('projectconfigs v3 (post-or-schedule by key)', () => {
 
   it('disables the cached and the uncached keys of an organization pending deletion', async () => {
     const org = seeded.organizations[1]!;
-    const cachedKey = org.projects[2]!.publicKeys[1]!; // served by an earlier test
+    const cachedKey = org.projects[2]!.publicKeys[1]!;
     const uncachedKey = org.projects[3]!.publicKeys[1]!;
+    await relay.pollConfigs([cachedKey]);
     expect((await server.container.configCache.getMany([cachedKey, uncachedKey])).size).toBe(1);
     const em = server.container.orm.em.fork();
     (await em.findOneOrFail(Organization, org.id)).status = 'pending_deletion';

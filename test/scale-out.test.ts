@@ -48,8 +48,6 @@ describe('two API processes, 20 concurrent clients, the same 500 uncached keys',
     for (const { configs } of results) expect(configs.size).toBe(500);
     const builds = (await Promise.all(workers.map((w) => scrape(w.url, 'relay_projectconfig_builds_total')))).reduce((a, b) => a + b, 0);
     expect(builds).toBe(500);
-    const conflicts = (await Promise.all(apis.map((a) => scrape(a.url, 'relay_projectconfig_claim_conflicts_total')))).reduce((a, b) => a + b, 0);
-    expect(conflicts).toBeGreaterThan(0);
   });
 });
 

@@ -66,8 +66,8 @@ export const jobKinds = {
 };
 
 export type JobKindName = keyof typeof jobKinds;
-type DataOf<K extends JobKindName> = (typeof jobKinds)[K] extends JobKind<infer D, string> ? D : never;
-type NameOf<K extends JobKindName> = (typeof jobKinds)[K] extends JobKind<unknown, infer N> ? N : never;
+type DataOf<K extends JobKindName> = (typeof jobKinds)[K] extends JobKind<infer D, infer _N> ? D : never;
+type NameOf<K extends JobKindName> = (typeof jobKinds)[K] extends JobKind<infer _D, infer N> ? N : never;
 
 /** One queue per job kind, typed by its payload and job name. */
 export type Queues = { [K in JobKindName]: Queue<DataOf<K>, void, NameOf<K>> };
