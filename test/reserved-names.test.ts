@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mergePiiConfigs, RESERVED_PII_NAMES, validatePiiConfig } from '../src/options/pii-config';
+import { OptionValidationError, validateOption } from '../src/options/registry';
 import { buildProjectConfig } from '../src/relay-config/project-config';
 import type { BuildContext, EnabledConfig, ProjectConfigInput } from '../src/relay-config/types';
 
@@ -95,6 +96,12 @@ describe('validation refuses inherited property names', () => {
     expect(asSelector).toBe(`selector "${name}" is a reserved name (a property every JavaScript object inherits, like "constructor" or "__proto__"); choose another`);
     // A reference to it is an undefined rule, as any other undefined name.
     expect(validatePiiConfig({ applications: { $string: [name] } })).toBe(`selector "$string" applies the undefined rule "${name}"`);
+  });
+
+  it.each(INHERITED)('refuses "%s" as a breakdown name', (name) => {
+    const value = JSON.parse(JSON.stringify(keyed(name, { type: 'span_operations', matches: ['http'] })));
+    expect(() => validateOption('project', 'sentry:breakdowns', value)).toThrow(OptionValidationError);
+    expect(() => validateOption('project', 'sentry:breakdowns', value)).toThrow(`breakdown name "${name}" is a reserved name`);
   });
 
   it('still accepts names that merely contain an inherited name', () => {
