@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** The Prometheus metrics of one process (DESIGN.md, "Observability"), on their own registry. */
 export interface Metrics {
   registry: Registry;
-  /** v3 keys answered from the cache, listed as pending, answered `unchanged`, or computed (noCache). */
+  /** v3 keys answered from the cache, listed as pending, answered `unchanged`, computed (noCache), or failed to compute (noCache). */
   projectConfigKeys: Counter<'result'>;
   /** Keys another request had already claimed (a build was in flight). */
   buildClaimConflicts: Counter;
@@ -11,6 +11,8 @@ export interface Metrics {
   buildJobsScheduled: Counter;
   /** Configs computed, by trigger (build job, invalidation, sync request); one per key. */
   projectConfigBuilds: Counter<'trigger'>;
+  /** Keys whose config could not be computed, by reason and trigger; each is that key's failure alone. */
+  projectConfigBuildFailures: Counter<'reason' | 'trigger'>;
   buildJobDuration: Histogram<'queue'>;
   buildJobKeys: Histogram;
   buildJobQueries: Histogram;
@@ -31,10 +33,16 @@ export function createMetrics(role: string): Metrics {
   const keysPerJob = [1, 5, 10, 50, 100, 250, 500];
   const metrics: Metrics = {
     registry,
-    projectConfigKeys: new Counter({ name: 'relay_projectconfig_keys_total', help: 'v3 keys answered, by result (cached, pending, unchanged, computed for noCache)', labelNames: ['result'], registers }),
+    projectConfigKeys: new Counter({ name: 'relay_projectconfig_keys_total', help: 'v3 keys answered, by result (cached, pending, unchanged; computed or failed for noCache)', labelNames: ['result'], registers }),
     buildClaimConflicts: new Counter({ name: 'relay_projectconfig_claim_conflicts_total', help: 'Missing keys another request had already claimed for a build', registers }),
     buildJobsScheduled: new Counter({ name: 'relay_projectconfig_build_jobs_scheduled_total', help: 'Build jobs enqueued', registers }),
     projectConfigBuilds: new Counter({ name: 'relay_projectconfig_builds_total', help: 'Project configs computed (one per key), by trigger', labelNames: ['trigger'], registers }),
+    projectConfigBuildFailures: new Counter({
+      name: 'relay_projectconfig_build_failures_total',
+      help: 'Keys whose config could not be computed (the other keys of the batch are served), by reason and trigger',
+      labelNames: ['reason', 'trigger'],
+      registers,
+    }),
     buildJobDuration: new Histogram({ name: 'relay_projectconfig_job_duration_seconds', help: 'Duration of build and invalidation jobs', labelNames: ['queue'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
     buildJobKeys: new Histogram({ name: 'relay_projectconfig_job_keys', help: 'Keys per build job', buckets: keysPerJob, registers }),
     buildJobQueries: new Histogram({ name: 'relay_projectconfig_job_sql_queries', help: 'SQL statements per build job', buckets: [1, 2, 3, 4, 5, 6, 8, 10, 20, 50], registers }),

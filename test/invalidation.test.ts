@@ -233,7 +233,7 @@ describe('builds racing changes (randomised, seeded)', () => {
 
     const cached = await server.container.configCache.getMany(keys);
     expect(cached.size).toBe(keys.length);
-    const fresh = await computeProjectConfigs(server.container.orm.em.fork(), keys, { allowedOrigins: [] });
+    const { configs: fresh } = await computeProjectConfigs(server.container.orm.em.fork(), keys, { allowedOrigins: [] });
     const stale = fresh.filter((c) => JSON.stringify(withoutVolatile(JSON.parse(cached.get(c.publicKey)!))) !== JSON.stringify(withoutVolatile(c.config)));
     expect(stale.map((m) => m.publicKey), `seed ${seedValue}`).toEqual([]);
   });

@@ -42,7 +42,7 @@ describe('projectconfigs v3 (post-or-schedule by key)', () => {
 
     const { configs } = await relay.pollConfigs(keys);
     expect(configs.get(UNKNOWN)).toEqual({ disabled: true });
-    const fresh = await computeProjectConfigs(server.container.orm.em.fork(), keys.slice(0, 6), { allowedOrigins: [] });
+    const { configs: fresh } = await computeProjectConfigs(server.container.orm.em.fork(), keys.slice(0, 6), { allowedOrigins: [] });
     for (const computed of fresh) {
       const served = configs.get(computed.publicKey) as { publicKeys: { publicKey: string }[] };
       expect(stable(served)).toEqual(stable(computed.config));

@@ -1,3 +1,4 @@
+import { TRUSTED_RELAY_BOUNDS } from '../options/bounds';
 import type { TrustedRelay } from '../options/registry';
 import { parseRelayPublicKey } from '../relay-auth/keys';
 import { isPlainObject } from './validation';
@@ -27,15 +28,24 @@ function validateEntry(item: unknown): TrustedRelayInput | string {
   if (trimmed.length === 0) return 'Relay key info with empty name in Trusted Relays';
   if (publicKey !== undefined && publicKey !== null && typeof publicKey !== 'string') return 'Bad structure received for Trusted Relays';
   if (description !== undefined && description !== null && typeof description !== 'string') return 'Bad structure received for Trusted Relays';
+  if (trimmed.length > TRUSTED_RELAY_BOUNDS.maxNameChars) return `Relay key info with a name over ${TRUSTED_RELAY_BOUNDS.maxNameChars} characters in Trusted Relays`;
+  if (typeof description === 'string' && description.length > TRUSTED_RELAY_BOUNDS.maxDescriptionChars) {
+    return `Relay key info with a description over ${TRUSTED_RELAY_BOUNDS.maxDescriptionChars} characters in Trusted Relays`;
+  }
   if (!publicKey) return `Missing public key for relay key info with name:'${trimmed}' in Trusted Relays`;
   if (parseRelayPublicKey(publicKey) === null) return `Invalid public key for relay key info with name:'${trimmed}' in Trusted Relays`;
   return { publicKey, name: trimmed, description: description ?? '' };
 }
 
-/** Checks the incoming list; every message is one Sentry gives, reported under `trustedRelays`. */
+/**
+ * Checks the incoming list, reported under `trustedRelays`: Sentry's messages, plus the size
+ * bounds Sentry does not have (entry count, name and description length).
+ */
 export function validateTrustedRelays(input: unknown): TrustedRelaysValidation {
   if (input === null) return { ok: false, errors: ['This field may not be null.'] };
   if (!Array.isArray(input)) return { ok: false, errors: [`Expected a list of items but got type "${typeof input}".`] };
+  // Every entry's key lands in each config of the organization: the list is bounded (bounds.ts).
+  if (input.length > TRUSTED_RELAY_BOUNDS.maxItems) return { ok: false, errors: [`Ensure this field has no more than ${TRUSTED_RELAY_BOUNDS.maxItems} elements.`] };
   const errors: string[] = [];
   const value: TrustedRelayInput[] = [];
   for (const item of input) {

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import { computeProjectConfigs } from '../db/compute-configs';
+import { computeProjectConfigs, reportConfigFailures } from '../db/compute-configs';
 import { countQueries } from '../db/query-counter';
 import type { BuildJobData } from '../queues/build.queue';
 import type { JobDeps } from './deps';
@@ -9,6 +9,11 @@ import type { JobDeps } from './deps';
  * then every config written in one Redis script that also releases the claims — after the writes,
  * so a request can never miss the cache and win a claim for a key that was just built. Unknown or
  * inactive keys are written as `{"disabled":true}`, not skipped.
+ *
+ * A key whose config cannot be computed fails alone: the others are written, it is counted and
+ * logged, and nothing is cached for it. Its claim is not released: it expires after the claim
+ * TTL, so Relay's polls meanwhile see a build in flight (no rebuild every 100 ms), and the first
+ * poll after that schedules a fresh attempt (which succeeds once the data is fixed).
  */
 export function createBuildProcessor(deps: JobDeps) {
   return async (job: Job<BuildJobData>): Promise<void> => {
@@ -17,8 +22,10 @@ export function createBuildProcessor(deps: JobDeps) {
     const startedAt = await deps.generations.current();
     const em = deps.orm.em.fork();
     const { result: computed, queries } = await countQueries(() => computeProjectConfigs(em, publicKeys, { allowedOrigins: deps.settings.allowedOrigins }));
-    const { written, refused } = await deps.generations.writeIfCurrent(computed, startedAt, deps.settings.configCacheTtlS, claimToken);
+    // Releases only the claims of the keys written; a failed key keeps its claim until it expires.
+    const { written, refused } = await deps.generations.writeIfCurrent(computed.configs, startedAt, deps.settings.configCacheTtlS, claimToken);
     timer();
+    reportConfigFailures(deps, computed.failures, 'build');
     deps.metrics.projectConfigBuilds.inc({ trigger: 'build' }, written.length);
     deps.metrics.buildJobKeys.observe(publicKeys.length);
     deps.metrics.buildJobQueries.observe(queries);

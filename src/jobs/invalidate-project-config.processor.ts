@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import { computeProjectConfigs } from '../db/compute-configs';
+import { computeProjectConfigs, reportConfigFailures } from '../db/compute-configs';
 import { listScopePublicKeys } from '../db/config-loader';
 import type { InvalidateJobData } from '../queues/invalidate.queue';
 import type { JobDeps } from './deps';
@@ -22,6 +22,10 @@ async function makeWayForBuilds(deps: JobDeps): Promise<void> {
  * Recomputes the cached configs of one scope after a change. Keys that are not cached stay
  * absent (Relay's next request builds them); huge scopes go in steps of 100 keys, each with its
  * own fork so the identity map does not grow with the scope.
+ *
+ * A key whose config can no longer be computed fails alone: its cached config, computed from the
+ * data before the change, is removed rather than served as if current (the next poll schedules a
+ * build, which fails again or succeeds once the data is fixed); the rest of the scope is written.
  */
 export function createInvalidateProcessor(deps: JobDeps) {
   return async (job: Job<InvalidateJobData>): Promise<void> => {
@@ -41,7 +45,11 @@ export function createInvalidateProcessor(deps: JobDeps) {
         await makeWayForBuilds(deps);
         const chunk = cached.slice(j, j + INVALIDATION_CHUNK);
         const computed = await computeProjectConfigs(deps.orm.em.fork(), chunk, { allowedOrigins: deps.settings.allowedOrigins });
-        const { written, refused } = await deps.generations.writeIfCurrent(computed, startedAt, deps.settings.configCacheTtlS, null);
+        const { written, refused } = await deps.generations.writeIfCurrent(computed.configs, startedAt, deps.settings.configCacheTtlS, null);
+        if (computed.failures.length > 0) {
+          reportConfigFailures(deps, computed.failures, 'invalidation');
+          await deps.cache.deleteMany(computed.failures.map((f) => f.publicKey));
+        }
         recomputed += written.length;
         if (refused.length > 0) deps.metrics.staleWritesRefused.inc(refused.length);
       }

@@ -1,6 +1,11 @@
 /**
  * Relay PII configs (`sentry:relay_pii_config`): validation and the organization + project merge.
  * Pure functions, shared by the option schemas and the config builder.
+ *
+ * Rule names and selectors are tenant-chosen strings that become object keys. The merge never
+ * looks them up in a plain object (where `constructor` or `__proto__` would find
+ * `Object.prototype`'s members): it works on `Map`s, so even a value stored before names were
+ * checked merges as written instead of throwing.
  */
 
 export interface PiiConfig {
@@ -11,6 +16,9 @@ export interface PiiConfig {
 
 export type PiiRule = Record<string, unknown> & { type?: unknown; rules?: unknown };
 
+/** Names every plain object inherits (`constructor`, `toString`, `__proto__`, ...): refused as rule names and selectors. */
+export const RESERVED_PII_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -20,11 +28,8 @@ function referencedRuleNames(rule: PiiRule): string[] {
   return rule.type === 'multiple' && Array.isArray(rule.rules) ? rule.rules.filter((r): r is string => typeof r === 'string') : [];
 }
 
-/**
- * Checks a parsed PII config; returns a message a user can act on, or null when valid. Every
- * referenced rule must be defined in `rules` or be a built-in (starts with `@`).
- */
-export function validatePiiConfig(config: unknown): string | null {
+/** The shape check alone: what the builder needs to merge a config. */
+function structuralProblem(config: unknown): string | null {
   if (!isPlainObject(config)) return 'must be a JSON object';
   const { rules, applications } = config;
   if (rules !== undefined && !isPlainObject(rules)) return '"rules" must be an object of rule name to rule';
@@ -54,7 +59,29 @@ export function validatePiiConfig(config: unknown): string | null {
   return null;
 }
 
-/** Parses stored PII config text; null when unset, not JSON, or not a valid config. */
+const reservedMessage = (what: string, name: string) =>
+  `${what} "${name}" is a reserved name (a property every JavaScript object inherits, like "constructor" or "__proto__"); choose another`;
+
+/**
+ * Checks a parsed PII config before it is stored; returns a message a user can act on, or null
+ * when valid. Every referenced rule must be defined in `rules` or be a built-in (starts with
+ * `@`), and no rule name or selector may be a reserved name (`RESERVED_PII_NAMES`).
+ */
+export function validatePiiConfig(config: unknown): string | null {
+  const problem = structuralProblem(config);
+  if (problem) return problem;
+  const { rules, applications } = config as PiiConfig;
+  const reservedRule = Object.keys(rules ?? {}).find((name) => RESERVED_PII_NAMES.has(name));
+  if (reservedRule !== undefined) return reservedMessage('rule name', reservedRule);
+  const reservedSelector = Object.keys(applications ?? {}).find((selector) => RESERVED_PII_NAMES.has(selector));
+  if (reservedSelector !== undefined) return reservedMessage('selector', reservedSelector);
+  return null;
+}
+
+/**
+ * Parses stored PII config text; null when unset, not JSON, or not a valid config. Only the
+ * shape is checked: a reserved name stored before names were checked still merges (safely).
+ */
 export function parsePiiConfig(text: unknown): PiiConfig | null {
   if (typeof text !== 'string' || text.trim() === '') return null;
   let parsed: unknown;
@@ -63,8 +90,11 @@ export function parsePiiConfig(text: unknown): PiiConfig | null {
   } catch {
     return null;
   }
-  return validatePiiConfig(parsed) === null ? (parsed as PiiConfig) : null;
+  return structuralProblem(parsed) === null ? (parsed as PiiConfig) : null;
 }
+
+/** A Map as an object whose keys are all own data properties (`Object.fromEntries` never calls a setter). */
+const toObject = <V>(map: Map<string, V>): Record<string, V> => Object.fromEntries(map);
 
 /**
  * Merges PII configs in order (organization first, so a project cannot defeat its rules). Custom
@@ -72,19 +102,23 @@ export function parsePiiConfig(text: unknown): PiiConfig | null {
  * rewritten; built-ins such as `@creditcard:mask` stay as they are.
  */
 export function mergePiiConfigs(parts: { prefix: string; config: PiiConfig | null }[]): PiiConfig {
-  const merged: { rules?: Record<string, PiiRule>; applications?: Record<string, string[]> } = {};
+  const rules = new Map<string, PiiRule>();
+  const applications = new Map<string, string[]>();
   for (const { prefix, config } of parts) {
     if (!config) continue;
-    const rules = config.rules ?? {};
-    const rename = (name: string) => (Object.hasOwn(rules, name) ? `${prefix}${name}` : name);
-    for (const [name, rule] of Object.entries(rules)) {
-      const rewritten: PiiRule = rule.type === 'multiple' ? { ...rule, rules: referencedRuleNames(rule).map(rename) } : rule;
-      (merged.rules ??= {})[`${prefix}${name}`] = rewritten;
+    const own = new Map(Object.entries(config.rules ?? {}));
+    const rename = (name: string) => (own.has(name) ? `${prefix}${name}` : name);
+    for (const [name, rule] of own) {
+      rules.set(`${prefix}${name}`, rule.type === 'multiple' ? { ...rule, rules: referencedRuleNames(rule).map(rename) } : rule);
     }
     for (const [selector, names] of Object.entries(config.applications ?? {})) {
-      const target = ((merged.applications ??= {})[selector] ??= []);
+      let target = applications.get(selector);
+      if (!target) applications.set(selector, (target = []));
       target.push(...names.map(rename));
     }
   }
+  const merged: PiiConfig = {};
+  if (rules.size > 0) merged.rules = toObject(rules);
+  if (applications.size > 0) merged.applications = toObject(applications);
   return merged;
 }

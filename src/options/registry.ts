@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { parseCidr } from '../config/settings';
 import { parseRelayPublicKey } from '../relay-auth/keys';
-import { validatePiiConfig } from './pii-config';
+import { BREAKDOWNS_BOUNDS, LIST_BOUNDS, PII_CONFIG_BOUNDS, TRUSTED_RELAY_BOUNDS, type BoundedListOption } from './bounds';
+import { mergePiiConfigs, RESERVED_PII_NAMES, validatePiiConfig, type PiiConfig } from './pii-config';
 
 /**
  * Every option key the service knows: where it may be stored, its schema and its registered
@@ -19,11 +20,25 @@ export interface OptionDefinition<T = unknown> {
   description: string;
 }
 
-const stringList = z.array(z.string().max(2000)).max(1000);
+/** A list of strings within its bounds (bounds.ts); `item` adds checks of each entry. */
+function boundedList(option: BoundedListOption, item: z.ZodType<string, string> = z.string()) {
+  const { maxItems, maxItemChars, maxTotalChars } = LIST_BOUNDS[option];
+  return z
+    .array(z.string().max(maxItemChars, `Ensure each entry has no more than ${maxItemChars} characters.`).pipe(item))
+    .max(maxItems, `Ensure this field has no more than ${maxItems} elements.`)
+    .refine((list) => list.reduce((sum, entry) => sum + entry.length, 0) <= maxTotalChars, `The list is too long: at most ${maxTotalChars} characters in total.`);
+}
+
 const filterSwitch = z.enum(['0', '1']);
+
+const utf8Bytes = (text: string) => Buffer.byteLength(text, 'utf8');
 
 const piiConfigText = z.string().superRefine((text, ctx) => {
   if (text.trim() === '') return;
+  if (utf8Bytes(text) > PII_CONFIG_BOUNDS.maxTextBytes) {
+    ctx.addIssue({ code: 'custom', message: `The PII config is too large: at most ${PII_CONFIG_BOUNDS.maxTextBytes} bytes of JSON text.` });
+    return;
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -32,13 +47,41 @@ const piiConfigText = z.string().superRefine((text, ctx) => {
     return;
   }
   const problem = validatePiiConfig(parsed);
-  if (problem) ctx.addIssue({ code: 'custom', message: `Invalid PII config: ${problem}` });
+  if (problem) {
+    ctx.addIssue({ code: 'custom', message: `Invalid PII config: ${problem}` });
+    return;
+  }
+  const config = parsed as PiiConfig;
+  if (Object.keys(config.rules ?? {}).length > PII_CONFIG_BOUNDS.maxRules) {
+    ctx.addIssue({ code: 'custom', message: `The PII config has too many rules: at most ${PII_CONFIG_BOUNDS.maxRules}.` });
+    return;
+  }
+  // Merging prefixes every custom rule name and reference; bound what the config will carry.
+  const merged = JSON.stringify(mergePiiConfigs([{ prefix: 'organization:', config }]));
+  if (utf8Bytes(merged) > PII_CONFIG_BOUNDS.maxMergedBytes) {
+    ctx.addIssue({ code: 'custom', message: `The PII config is too large once its rule names are prefixed: at most ${PII_CONFIG_BOUNDS.maxMergedBytes} bytes.` });
+  }
 });
+
+const breakdownsSchema = z
+  .record(z.string(), z.record(z.string(), z.unknown()))
+  .refine((value) => Object.keys(value).length <= BREAKDOWNS_BOUNDS.maxEntries, `Ensure this field has no more than ${BREAKDOWNS_BOUNDS.maxEntries} breakdowns.`)
+  .refine((value) => utf8Bytes(JSON.stringify(value)) <= BREAKDOWNS_BOUNDS.maxJsonBytes, `The breakdowns are too large: at most ${BREAKDOWNS_BOUNDS.maxJsonBytes} bytes of JSON.`);
+
+/**
+ * Checks breakdown names before the schema parses them: zod drops a `__proto__` entry silently,
+ * and names every object inherits are refused like PII rule names.
+ */
+function breakdownNamesProblem(value: unknown): string | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+  const reserved = Object.keys(value).find((name) => RESERVED_PII_NAMES.has(name));
+  return reserved === undefined ? null : `breakdown name "${reserved}" is a reserved name (a property every JavaScript object inherits); choose another`;
+}
 
 export const trustedRelaySchema = z.object({
   publicKey: z.string().refine((k) => parseRelayPublicKey(k) !== null, 'Invalid relay public key'),
-  name: z.string().min(1),
-  description: z.string().default(''),
+  name: z.string().min(1).max(TRUSTED_RELAY_BOUNDS.maxNameChars),
+  description: z.string().max(TRUSTED_RELAY_BOUNDS.maxDescriptionChars).default(''),
   created: z.string(),
   lastModified: z.string(),
 });
@@ -79,17 +122,17 @@ export const OPTION_DEFINITIONS: readonly OptionDefinition[] = [
   define('sentry:require_scrub_data', ORG, z.boolean(), false, 'force data scrubbing in every project'),
   define('sentry:require_scrub_defaults', ORG, z.boolean(), false, 'force the default scrubbers in every project'),
   define('sentry:require_scrub_ip_address', ORG, z.boolean(), false, 'force IP address scrubbing in every project'),
-  define('sentry:trusted-relays', ORG, z.array(trustedRelaySchema), [] as TrustedRelay[], 'relays trusted by the organization'),
+  define('sentry:trusted-relays', ORG, z.array(trustedRelaySchema).max(TRUSTED_RELAY_BOUNDS.maxItems), [] as TrustedRelay[], 'relays trusted by the organization'),
   define('sentry:event_retention', ORG, z.number().int().min(1).max(3650).nullable(), null as number | null, 'event retention in days'),
   define('sentry:scrub_data', PROJECT, z.boolean(), true, 'scrub data'),
   define('sentry:scrub_defaults', PROJECT, z.boolean(), true, 'use the default scrubbers'),
   define('sentry:scrub_ip_address', PROJECT, z.boolean(), false, 'scrub IP addresses'),
-  define('sentry:sensitive_fields', BOTH, stringList, [] as string[], 'extra field names to scrub'),
-  define('sentry:safe_fields', BOTH, stringList, [] as string[], 'field names never scrubbed'),
+  define('sentry:sensitive_fields', BOTH, boundedList('sentry:sensitive_fields'), [] as string[], 'extra field names to scrub'),
+  define('sentry:safe_fields', BOTH, boundedList('sentry:safe_fields'), [] as string[], 'field names never scrubbed'),
   define('sentry:relay_pii_config', BOTH, piiConfigText, '', 'advanced data scrubbing rules (JSON text)'),
-  define('sentry:features', BOTH, z.array(z.string().regex(/^[a-z0-9:._-]+$/i).max(200)).max(200), [] as string[], 'feature flags Relay understands'),
-  define('sentry:origins', PROJECT, stringList, ['*'], 'allowed domains'),
-  define('sentry:breakdowns', PROJECT, z.record(z.string(), z.record(z.string(), z.unknown())), DEFAULT_BREAKDOWNS as Record<string, Record<string, unknown>>, 'span breakdowns'),
+  define('sentry:features', BOTH, boundedList('sentry:features', z.string().regex(/^[a-z0-9:._-]+$/i, 'Feature names use letters, digits, ":", ".", "_" and "-".')), [] as string[], 'feature flags Relay understands'),
+  define('sentry:origins', PROJECT, boundedList('sentry:origins'), ['*'], 'allowed domains'),
+  define('sentry:breakdowns', PROJECT, breakdownsSchema, DEFAULT_BREAKDOWNS as Record<string, Record<string, unknown>>, 'span breakdowns'),
   define('filters:browser-extensions', PROJECT, filterSwitch, '0', 'inbound filter: browser extensions'),
   define('filters:localhost', PROJECT, filterSwitch, '0', 'inbound filter: localhost'),
   define('filters:web-crawlers', PROJECT, filterSwitch, '0', 'inbound filter: web crawlers'),
@@ -97,21 +140,21 @@ export const OPTION_DEFINITIONS: readonly OptionDefinition[] = [
   define(
     'filters:legacy-browsers',
     PROJECT,
-    z.union([filterSwitch, z.array(z.enum(LEGACY_BROWSER_SUBFILTERS))]),
+    z.union([filterSwitch, z.array(z.enum(LEGACY_BROWSER_SUBFILTERS)).max(LEGACY_BROWSER_SUBFILTERS.length)]),
     '0' as '0' | '1' | string[],
     'inbound filter: legacy browsers ("1" or a list of subfilters)',
   ),
-  define('sentry:error_messages', PROJECT, stringList, [] as string[], 'error message patterns to drop'),
-  define('sentry:releases', PROJECT, stringList, [] as string[], 'release patterns to drop'),
+  define('sentry:error_messages', PROJECT, boundedList('sentry:error_messages'), [] as string[], 'error message patterns to drop'),
+  define('sentry:releases', PROJECT, boundedList('sentry:releases'), [] as string[], 'release patterns to drop'),
   define(
     'sentry:blacklisted_ips',
     PROJECT,
-    z.array(z.string().refine((ip) => parseCidr(ip) !== null, 'must be an IP address or CIDR')).max(1000),
+    boundedList('sentry:blacklisted_ips', z.string().refine((ip) => parseCidr(ip) !== null, 'must be an IP address or CIDR')),
     [] as string[],
     'client IPs to drop',
   ),
   define('sentry:csp_ignored_sources_defaults', PROJECT, z.boolean(), true, 'drop CSP reports from the default noisy sources'),
-  define('sentry:csp_ignored_sources', PROJECT, stringList, [] as string[], 'extra CSP sources to drop'),
+  define('sentry:csp_ignored_sources', PROJECT, boundedList('sentry:csp_ignored_sources'), [] as string[], 'extra CSP sources to drop'),
 ];
 
 const BY_KEY = new Map(OPTION_DEFINITIONS.map((d) => [d.key, d]));
@@ -142,6 +185,8 @@ export function assertKnownOption(scope: OptionScope, key: string): OptionDefini
 /** Validates a value for a scope; returns the parsed value or throws `OptionValidationError`. */
 export function validateOption(scope: OptionScope, key: string, value: unknown): unknown {
   const definition = assertKnownOption(scope, key);
+  const badName = key === 'sentry:breakdowns' ? breakdownNamesProblem(value) : null;
+  if (badName) throw new OptionValidationError(key, `Invalid value for "${key}": ${badName}`);
   const parsed = definition.schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -105,15 +105,16 @@ export async function createOrgWithProject(api: ApiClient, token: string, slug: 
 
 /** The config computed now from the database for a public key (what a build would cache). */
 export async function configOf(container: Container, publicKey: string): Promise<any> {
-  const [computed] = await computeProjectConfigs(container.orm.em.fork(), [publicKey], { allowedOrigins: [] });
-  return computed!.config;
+  const { configs, failures } = await computeProjectConfigs(container.orm.em.fork(), [publicKey], { allowedOrigins: [] });
+  if (failures.length > 0) throw new Error(`config of ${publicKey} failed: ${failures[0]!.message}`);
+  return configs[0]!.config;
 }
 
 /** Builds and caches the configs of these keys, as a build job would. */
 export async function cacheConfigs(container: Container, publicKeys: string[]): Promise<void> {
   const startedAt = await container.generations.current();
-  const computed = await computeProjectConfigs(container.orm.em.fork(), publicKeys, { allowedOrigins: [] });
-  await container.generations.writeIfCurrent(computed, startedAt, 3600, null);
+  const { configs } = await computeProjectConfigs(container.orm.em.fork(), publicKeys, { allowedOrigins: [] });
+  await container.generations.writeIfCurrent(configs, startedAt, 3600, null);
 }
 
 /** The cached config JSON of a key, parsed; null when none is cached. */

@@ -1,6 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { configInputFor, loadConfigSources } from '../../db/config-loader';
-import { buildProjectConfig } from '../../relay-config/project-config';
+import { computeProjectConfigs } from '../../db/compute-configs';
 import { CliError } from '../cli-error';
 import { json } from './args';
 import type { Command } from './command';
@@ -15,13 +13,11 @@ export const configCommands: Record<string, Command> = {
       const [publicKey] = ctx.positionals;
       if (!publicKey || !PUBLIC_KEY_RE.test(publicKey)) throw new CliError('give a public key: 32 lower-case hex characters');
       const container = await ctx.container();
-      const sources = await loadConfigSources(container.orm.em.fork(), { publicKeys: [publicKey] });
-      const config = buildProjectConfig(configInputFor(sources, publicKey), {
-        now: new Date(),
-        allowedOrigins: ctx.settings.allowedOrigins,
-        newRev: () => randomUUID().replaceAll('-', ''),
-      });
-      ctx.out(json(config));
+      // The same computation a build job runs, so a key that cannot be built says why here too.
+      const { configs, failures } = await computeProjectConfigs(container.orm.em.fork(), [publicKey], { allowedOrigins: ctx.settings.allowedOrigins });
+      const failure = failures[0];
+      if (failure) throw new CliError(`the config of ${publicKey} cannot be computed (${failure.reason}): ${failure.message}`);
+      ctx.out(json(configs[0]!.config));
     },
   },
 };

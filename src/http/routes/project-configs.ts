@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { DISABLED_JSON } from '../../caches/config-generations';
 import type { LookupResult } from '../../caches/build-claims';
-import { computeConfigsByProject, computeProjectConfigs, type ComputedConfig } from '../../db/compute-configs';
+import { computeConfigsByProject, computeProjectConfigs, reportConfigFailures, type ComputedConfig, type ComputeResult } from '../../db/compute-configs';
 import type { Container } from '../../container';
 import { AppError, BadRequestError, ServiceUnavailableError } from '../../errors';
 import { scheduleBuildProjectConfig } from '../../queues/build.queue';
@@ -17,6 +17,10 @@ import { withTimeout } from '../../with-timeout';
  * post-or-schedule by key and never touches PostgreSQL: each key is answered from the cache or
  * claimed and scheduled for a build and listed in `pending`. Versions 1 and 2 and `noCache`
  * compute synchronously with the same loader and builder.
+ *
+ * A key whose config cannot be computed never fails the request: v1/v2/`noCache` leave it out of
+ * `configs` (Relay reads an absent key as disabled, and nothing wrong is cached for it); on the v3
+ * cached path it stays `pending` while its build claim lives, and a later poll retries the build.
  */
 
 const MAX_KEYS = 500;
@@ -130,10 +134,11 @@ export function projectConfigsHandler(container: Container) {
     metrics.projectConfigBuilds.inc({ trigger: 'request' }, computed.length);
   }
 
-  async function computeNow(keys: string[]): Promise<ComputedConfig[]> {
+  async function computeNow(keys: string[]): Promise<ComputeResult> {
     const startedAt = await container.generations.current();
     const computed = await computeProjectConfigs(container.orm.em.fork(), keys, computeOptions);
-    await refreshCache(computed, startedAt);
+    await refreshCache(computed.configs, startedAt);
+    reportConfigFailures(container, computed.failures, 'request');
     return computed;
   }
 
@@ -146,8 +151,10 @@ export function projectConfigsHandler(container: Container) {
     const global = request.global ? settings.globalConfig : null;
 
     if (request.noCache) {
-      for (const c of await computeNow(keys)) writer.addConfig(c.publicKey, restricted ? restrictedJson(c.config, relay) : c.json);
-      metrics.projectConfigKeys.inc({ result: 'computed' }, keys.length);
+      const { configs, failures } = await computeNow(keys);
+      for (const c of configs) writer.addConfig(c.publicKey, restricted ? restrictedJson(c.config, relay) : c.json);
+      metrics.projectConfigKeys.inc({ result: 'computed' }, configs.length);
+      metrics.projectConfigKeys.inc({ result: 'failed' }, failures.length);
     } else {
       const token = randomUUID();
       const results = await container.buildClaims.lookupOrClaim(keys, revisions, token);
@@ -185,7 +192,7 @@ export function projectConfigsHandler(container: Container) {
   async function versionTwo(relay: AuthenticatedRelay, request: ConfigRequest, res: Response): Promise<void> {
     const { keys } = requestedKeys(request);
     const writer = new ResponseWriter();
-    for (const c of await computeNow(keys)) writer.addConfig(c.publicKey, relay.internal ? c.json : restrictedJson(c.config, relay));
+    for (const c of (await computeNow(keys)).configs) writer.addConfig(c.publicKey, relay.internal ? c.json : restrictedJson(c.config, relay));
     // Version 2 has no `pending`: a key past the cap is left out, which Relay reads as disabled.
     sendJson(res, writer.finish());
   }
@@ -193,10 +200,11 @@ export function projectConfigsHandler(container: Container) {
   async function versionOne(request: ConfigRequest, res: Response): Promise<void> {
     const projectIds = [...new Set((request.projects ?? []).map(Number))];
     const startedAt = await container.generations.current();
-    const byProject = await computeConfigsByProject(container.orm.em.fork(), projectIds, computeOptions);
-    await refreshCache([...byProject.values()].flatMap((p) => p.keys), startedAt);
+    const { projects, failures } = await computeConfigsByProject(container.orm.em.fork(), projectIds, computeOptions);
+    await refreshCache([...projects.values()].flatMap((p) => p.keys), startedAt);
+    reportConfigFailures(container, failures, 'request');
     const configs: Record<string, ProjectConfig> = {};
-    for (const [projectId, { config }] of byProject) configs[String(projectId)] = config;
+    for (const [projectId, { config }] of projects) if (config) configs[String(projectId)] = config;
     res.json({ configs });
   }
 
