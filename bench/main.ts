@@ -136,7 +136,7 @@ async function coldFill(b: Bench): Promise<void> {
   const perJob: Record<number, number> = {};
   for (const size of [1, 50, 500]) {
     const keys = cold.publicKeys.slice(0, size);
-    await b.container.configCache.deleteMany(keys);
+    await b.container.configCache.delete(keys);
     const queries0 = await b.workerSum('relay_projectconfig_job_sql_queries_sum');
     const jobs0 = await b.workerSum('relay_projectconfig_job_sql_queries_count');
     await b.relay.pollAll(keys, { batch: size });

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import { createBuildClaims, type BuildClaims } from './caches/build-claims';
 import { createConfigGenerations, type ConfigGenerations } from './caches/config-generations';
 import { createRedisProjectConfigCache, type ProjectConfigCache } from './caches/project-config-cache';
-import { createRequestPathRedis, redisKeys, type Redis, type RedisKeys } from './caches/redis';
+import { redisLayout, type RedisLayout } from './caches/layout';
+import { createRequestPathRedis, type Redis } from './caches/redis';
 import { createRelayKeyCache, type RelayKeyCache } from './caches/relay-key-cache';
 import type { Settings } from './config/settings';
 import { ConfigChangeSubscriber } from './db/config-change-subscriber';
@@ -24,10 +24,10 @@ export interface Container {
   orm: Orm;
   /** The fail-fast connection of the request path (also the queues' producer connection). */
   redis: Redis;
-  keys: RedisKeys;
+  /** Every Redis key name this process uses. */
+  layout: RedisLayout;
   metrics: Metrics;
   configCache: ProjectConfigCache;
-  buildClaims: BuildClaims;
   generations: ConfigGenerations;
   relayKeys: RelayKeyCache;
   internalPolicy: InternalPolicy;
@@ -54,13 +54,14 @@ export async function createContainer(settings: Settings, role: Role, options: C
   });
   const redis = createRequestPathRedis(settings, `relaycfg-${role}`);
   redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
-  const keys = redisKeys(settings.redisKeyPrefix);
+  const layout = redisLayout(settings.redisKeyPrefix);
   const metrics = createMetrics(role);
-  const generations = createConfigGenerations(redis, keys, { markerTtlMs: settings.invalidationDelayMs + 60_000 });
+  const generations = createConfigGenerations(redis, layout, { markerTtlMs: settings.invalidationDelayMs + 60_000 });
   checkJobRegistry();
-  const queues = createQueues(redis, keys.bullPrefix);
+  const configCache = createRedisProjectConfigCache(redis, layout, { claimTtlS: settings.buildClaimTtlS });
+  const queues = createQueues(redis, layout.bullPrefix);
   for (const queue of Object.values(queues)) queue.on('error', (err) => logger.debug({ err: err.message, queue: queue.name }, 'queue error'));
-  const invalidations = createInvalidationScheduler(queues.invalidate, generations, settings.invalidationDelayMs, (change) =>
+  const invalidations = createInvalidationScheduler(queues.invalidate, generations, configCache, settings.invalidationDelayMs, (change) =>
     metrics.invalidationsScheduled.inc({ scope: change.scope.scope }),
   );
   // Every committed change to config data schedules its invalidation, whoever made it.
@@ -72,12 +73,11 @@ export async function createContainer(settings: Settings, role: Role, options: C
     logger,
     orm,
     redis,
-    keys,
+    layout,
     metrics,
-    configCache: createRedisProjectConfigCache(redis, keys),
-    buildClaims: createBuildClaims(redis, keys, settings.buildClaimTtlS),
+    configCache,
     generations,
-    relayKeys: createRelayKeyCache(redis, keys),
+    relayKeys: createRelayKeyCache(redis, layout),
     internalPolicy: createInternalPolicy(settings),
     queues,
     invalidations,

@@ -135,7 +135,7 @@ describe('relays', () => {
 
     expect(await cli('relays', 'remove', relayId)).toMatchObject({ code: 0, stdout: `Removed relay \`${relayId}\`\n` });
     expect(await em().count(Relay, { relayId })).toBe(0);
-    expect(await container.redis.hget(container.keys.other('relays:public-keys'), relayId)).toBeNull();
+    expect(await container.redis.hget(container.layout.relayPublicKeys, relayId)).toBeNull();
     expect(JSON.parse((await cli('relays', 'list')).stdout)).toEqual([]);
     expect(await cli('relays', 'remove', relayId)).toMatchObject({ code: 1, stderr: `error: Relay \`${relayId}\` is not registered\n` });
     expect((await cli('relays', 'remove', 'nope')).stderr).toBe('error: give the relay id: a lower-case UUID\n');

@@ -84,11 +84,11 @@ describe('project keys', () => {
   it('updates name, isActive and rateLimit, audits each change, and invalidates the cached config', async () => {
     const { body: key } = await api.post(`${base}/`, { name: 'to edit' });
     await cacheConfigs(container, [key.id]);
-    const counter = await container.generations.current();
+    const counter = await container.configCache.generation();
     const res = await api.put(`${base}/${key.id}/`, { name: 'edited', isActive: false, rateLimit: { count: 0, window: 1 } });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ name: 'edited', isActive: false, rateLimit: { count: 0, window: 1 } });
-    expect(await container.generations.current()).toBeGreaterThan(counter);
+    expect(await container.configCache.generation()).toBeGreaterThan(counter);
     expect(await configOf(container, key.id)).toEqual({ disabled: true });
     const edits = await auditOf('projectkey.edit');
     expect(edits.at(-1)!.data).toEqual({

@@ -35,7 +35,7 @@ async function editEntries(org = 'relays') {
 }
 
 /** The global change counter: every committed config change (each scheduled invalidation) bumps it. */
-const changeCounter = () => container.generations.current();
+const changeCounter = () => container.configCache.generation();
 const scheduledMetric = async () => (await container.metrics.invalidationsScheduled.get()).values.reduce((sum, v) => sum + v.value, 0);
 
 describe('trusted relays validation', () => {

@@ -1,17 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBuildClaims } from '../src/caches/build-claims';
-import { createConfigGenerations, DISABLED_JSON } from '../src/caches/config-generations';
-import { createRedisProjectConfigCache, type ProjectConfigCache } from '../src/caches/project-config-cache';
-import { createRequestPathRedis, deleteKeysWithPrefix, redisKeys, type Redis } from '../src/caches/redis';
+import { createConfigGenerations } from '../src/caches/config-generations';
+import { redisLayout, type RedisLayout } from '../src/caches/layout';
+import { createRedisProjectConfigCache, DISABLED_JSON, type ConfigWriteEntry, type ProjectConfigCache } from '../src/caches/project-config-cache';
+import { createRequestPathRedis, deleteKeysWithPrefix, type Redis } from '../src/caches/redis';
 import { testSettings, uniquePrefix } from './support/harness';
 
 let redis: Redis;
 const prefixes: string[] = [];
 /** A fresh key layout; its keys are deleted after the file's tests. */
-const freshKeys = () => {
+const freshLayout = () => {
   const prefix = uniquePrefix();
   prefixes.push(prefix);
-  return redisKeys(prefix);
+  return redisLayout(prefix);
 };
 
 beforeAll(async () => {
@@ -24,110 +24,114 @@ afterAll(async () => {
 });
 
 const key = (n: number) => n.toString(16).padStart(32, '0');
+const entry = (publicKey: string, orgId: number | null = 1, projectId: number | null = 10, rev: string | null = 'r'): ConfigWriteEntry => ({
+  publicKey,
+  json: rev === null ? DISABLED_JSON : `{"for":"${publicKey}","rev":"${rev}"}`,
+  rev,
+  organizationId: orgId,
+  projectId,
+});
 
-/** The contract of ProjectConfigCache (see its TSDoc); every implementation must pass it. */
-function projectConfigCacheContract(name: string, make: () => ProjectConfigCache) {
+/** What a processing Relay reads for one key: the config and the rev, by the public names. */
+async function relayReads(layout: RedisLayout, publicKey: string): Promise<[string | null, string | null]> {
+  return [await redis.get(layout.config(publicKey)), await redis.get(layout.rev(publicKey))];
+}
+
+/**
+ * The contract of ProjectConfigCache (its TSDoc), over the methods production calls; every
+ * implementation must pass it.
+ */
+function projectConfigCacheContract(name: string, make: (claimTtlS: number) => { cache: ProjectConfigCache; layout: RedisLayout }) {
   describe(`ProjectConfigCache contract: ${name}`, () => {
-    it('returns exactly the stored text, and nothing for absent keys', async () => {
-      const cache = make();
-      const json = '{"disabled":false,"rev":"r1","config":{"x":"ü"}}';
-      await cache.setMany([{ publicKey: key(1), json, rev: 'r1' }], 60);
-      const got = await cache.getMany([key(1), key(2)]);
-      expect([...got]).toEqual([[key(1), json]]);
+    it('claims a missing key once across callers, and answers it from the cache after the write, with its bytes unchanged', async () => {
+      const { cache } = make(10);
+      expect(await cache.lookupOrClaim([key(1)], [null], 'a')).toEqual([{ status: 'claimed' }]);
+      expect(await cache.lookupOrClaim([key(1)], [null], 'b')).toEqual([{ status: 'in-flight' }]);
+      await cache.writeIfCurrent([entry(key(1), 1, 10, 'x')], await cache.generation(), 60, 'a');
+      const stored = { status: 'cached', json: Buffer.from(entry(key(1), 1, 10, 'x').json) };
+      expect(await cache.lookupOrClaim([key(1)], [null], 'c')).toEqual([stored]);
+      expect(await cache.lookupOrClaim([key(1)], ['x'], 'c')).toEqual([{ status: 'unchanged' }]);
+      expect(await cache.lookupOrClaim([key(1)], ['y'], 'c')).toEqual([stored]);
+      // Mixed: one unchanged, one claimed by someone else, one newly claimed.
+      await cache.lookupOrClaim([key(2)], [null], 'other');
+      expect(await cache.lookupOrClaim([key(1), key(2), key(3)], ['x', null, null], 'd')).toEqual([{ status: 'unchanged' }, { status: 'in-flight' }, { status: 'claimed' }]);
     });
 
-    it('stores a rev with its config and leaves none for a disabled config', async () => {
-      const cache = make();
-      await cache.setMany([{ publicKey: key(3), json: '{"rev":"r3"}', rev: 'r3' }], 60);
-      expect(await cache.getRevs([key(3)])).toEqual(new Map([[key(3), 'r3']]));
-      await cache.setMany([{ publicKey: key(3), json: DISABLED_JSON, rev: null }], 60);
-      expect(await cache.getRevs([key(3)])).toEqual(new Map());
+    it('writes config and rev under the names a processing Relay reads; a disabled config leaves no rev, so it is never unchanged', async () => {
+      const { cache, layout } = make(10);
+      await cache.writeIfCurrent([entry(key(1), 1, 10, 'r1')], await cache.generation(), 60, null);
+      expect(await relayReads(layout, key(1))).toEqual([entry(key(1), 1, 10, 'r1').json, 'r1']);
+      await cache.writeIfCurrent([entry(key(1), 1, 10, null)], await cache.generation(), 60, null);
+      expect(await relayReads(layout, key(1))).toEqual([DISABLED_JSON, null]);
+      expect(await cache.lookupOrClaim([key(1)], ['r1'], 't')).toEqual([{ status: 'cached', json: Buffer.from(DISABLED_JSON) }]);
     });
 
-    it('reports cached keys and deletes config and rev together', async () => {
-      const cache = make();
-      await cache.setMany([{ publicKey: key(4), json: '{}', rev: 'r4' }, { publicKey: key(5), json: '{}', rev: 'r5' }], 60);
-      expect(await cache.cachedKeys([key(4), key(5), key(6)])).toEqual(new Set([key(4), key(5)]));
-      await cache.deleteMany([key(4)]);
-      expect(await cache.cachedKeys([key(4), key(5)])).toEqual(new Set([key(5)]));
-      expect(await cache.getRevs([key(4)])).toEqual(new Map());
+    it('releases only the claims its token holds', async () => {
+      const { cache } = make(10);
+      await cache.lookupOrClaim([key(1)], [null], 'mine');
+      await cache.lookupOrClaim([key(2)], [null], 'theirs');
+      expect(await cache.releaseClaims([key(1), key(2)], 'mine')).toBe(1);
+      expect(await cache.lookupOrClaim([key(1), key(2)], [null, null], 'next')).toEqual([{ status: 'claimed' }, { status: 'in-flight' }]);
     });
 
-    it('lets entries expire with the TTL', async () => {
-      const cache = make();
-      await cache.setMany([{ publicKey: key(7), json: '{}', rev: 'r7' }], 1);
+    it('lets a claim expire so a stranded key is scheduled again', async () => {
+      const { cache } = make(1);
+      await cache.lookupOrClaim([key(1)], [null], 'crashed');
       await new Promise((r) => setTimeout(r, 1100));
-      expect((await cache.getMany([key(7)])).size).toBe(0);
+      expect(await cache.lookupOrClaim([key(1)], [null], 'retry')).toEqual([{ status: 'claimed' }]);
+    });
+
+    it('refuses a write whose organization, project or key changed after the reading, and releases the claims after writing', async () => {
+      const { cache, layout } = make(10);
+      const generations = createConfigGenerations(redis, layout, { markerTtlMs: 60_000 });
+      await cache.lookupOrClaim([key(1), key(2), key(3), key(4)], [null, null, null, null], 'job');
+      const startedAt = await cache.generation();
+      await generations.recordChange({ scope: 'organization', organizationId: 1 });
+      await generations.recordChange({ scope: 'project', organizationId: 2, projectId: 20 });
+      await generations.recordChange({ scope: 'key', organizationId: 3, projectId: 30, publicKey: key(3) });
+      const result = await cache.writeIfCurrent([entry(key(1), 1, 10), entry(key(2), 2, 20), entry(key(3), 3, 30), entry(key(4), 4, 40)], startedAt, 60, 'job');
+      expect(result).toEqual({ written: [key(4)], refused: [key(1), key(2), key(3)] });
+      expect(await cache.cachedKeys([key(1), key(2), key(3), key(4)])).toEqual(new Set([key(4)]));
+      // Every claim of the job is released, written or refused: the next poll reschedules the refused ones.
+      expect((await cache.lookupOrClaim([key(1), key(2), key(3)], [null, null, null], 'next')).map((r) => r.status)).toEqual(['claimed', 'claimed', 'claimed']);
+      // A reading taken after the changes writes fine.
+      expect((await cache.writeIfCurrent([entry(key(1), 1, 10)], await cache.generation(), 60, null)).written).toEqual([key(1)]);
+    });
+
+    it('disables only keys that are cached, and removes their revs', async () => {
+      const { cache, layout } = make(10);
+      await cache.writeIfCurrent([entry(key(1))], await cache.generation(), 60, null);
+      expect(await cache.disableCached([key(1), key(2)])).toBe(1);
+      expect(await relayReads(layout, key(1))).toEqual([DISABLED_JSON, null]);
+      expect(await relayReads(layout, key(2))).toEqual([null, null]);
+    });
+
+    it('tells which keys are cached, and deletes config and rev together', async () => {
+      const { cache, layout } = make(10);
+      await cache.writeIfCurrent([entry(key(4)), entry(key(5))], await cache.generation(), 60, null);
+      expect(await cache.cachedKeys([key(4), key(5), key(6)])).toEqual(new Set([key(4), key(5)]));
+      await cache.delete([key(4)]);
+      expect(await cache.cachedKeys([key(4), key(5)])).toEqual(new Set([key(5)]));
+      expect(await relayReads(layout, key(4))).toEqual([null, null]);
+    });
+
+    it('lets configs expire after their TTL', async () => {
+      const { cache } = make(10);
+      await cache.writeIfCurrent([entry(key(7))], await cache.generation(), 1, null);
+      await new Promise((r) => setTimeout(r, 1100));
+      expect(await cache.cachedKeys([key(7)])).toEqual(new Set());
     });
   });
 }
 
-projectConfigCacheContract('Redis', () => createRedisProjectConfigCache(redis, freshKeys()));
-
-describe('build claims', () => {
-  it('claims a missing key once across requests, and answers it from the cache after the write', async () => {
-    const keys = freshKeys();
-    const claims = createBuildClaims(redis, keys, 10);
-    const cache = createRedisProjectConfigCache(redis, keys);
-    expect(await claims.lookupOrClaim([key(1)], [null], 'a')).toEqual([{ status: 'claimed' }]);
-    expect(await claims.lookupOrClaim([key(1)], [null], 'b')).toEqual([{ status: 'in-flight' }]);
-    await cache.setMany([{ publicKey: key(1), json: '{"rev":"x"}', rev: 'x' }], 60);
-    const stored = { status: 'cached', json: Buffer.from('{"rev":"x"}') };
-    expect(await claims.lookupOrClaim([key(1)], [null], 'c')).toEqual([stored]);
-    expect(await claims.lookupOrClaim([key(1)], ['x'], 'c')).toEqual([{ status: 'unchanged' }]);
-    expect(await claims.lookupOrClaim([key(1)], ['y'], 'c')).toEqual([stored]);
-    // Mixed: one unchanged, one served, one claimed by someone else, one newly claimed.
-    await claims.lookupOrClaim([key(2)], [null], 'other');
-    expect(await claims.lookupOrClaim([key(1), key(2), key(3)], ['x', null, null], 'd')).toEqual([
-      { status: 'unchanged' },
-      { status: 'in-flight' },
-      { status: 'claimed' },
-    ]);
-  });
-
-  it('releases only the claims its token holds', async () => {
-    const keys = freshKeys();
-    const claims = createBuildClaims(redis, keys, 10);
-    await claims.lookupOrClaim([key(1)], [null], 'mine');
-    await claims.lookupOrClaim([key(2)], [null], 'theirs');
-    expect(await claims.release([key(1), key(2)], 'mine')).toBe(1);
-    expect(await claims.lookupOrClaim([key(1), key(2)], [null, null], 'next')).toEqual([{ status: 'claimed' }, { status: 'in-flight' }]);
-  });
-
-  it('lets a claim expire so a stranded key is scheduled again', async () => {
-    const keys = freshKeys();
-    const claims = createBuildClaims(redis, keys, 1);
-    await claims.lookupOrClaim([key(1)], [null], 'crashed');
-    await new Promise((r) => setTimeout(r, 1100));
-    expect(await claims.lookupOrClaim([key(1)], [null], 'retry')).toEqual([{ status: 'claimed' }]);
-  });
+projectConfigCacheContract('Redis', (claimTtlS) => {
+  const layout = freshLayout();
+  return { cache: createRedisProjectConfigCache(redis, layout, { claimTtlS }), layout };
 });
 
-describe('config generations', () => {
-  const entry = (publicKey: string, orgId: number | null, projectId: number | null) => ({ publicKey, json: `{"for":"${publicKey}"}`, rev: 'r', organizationId: orgId, projectId });
-
-  it('refuses a write whose organization, project or key changed after the reading, and releases the claims after writing', async () => {
-    const keys = freshKeys();
-    const generations = createConfigGenerations(redis, keys, { markerTtlMs: 60_000 });
-    const claims = createBuildClaims(redis, keys, 10);
-    const cache = createRedisProjectConfigCache(redis, keys);
-    await claims.lookupOrClaim([key(1), key(2), key(3), key(4)], [null, null, null, null], 'job');
-    const startedAt = await generations.current();
-    await generations.recordChange({ scope: 'organization', organizationId: 1 });
-    await generations.recordChange({ scope: 'project', organizationId: 2, projectId: 20 });
-    await generations.recordChange({ scope: 'key', organizationId: 3, projectId: 30, publicKey: key(3) });
-    const result = await generations.writeIfCurrent([entry(key(1), 1, 10), entry(key(2), 2, 20), entry(key(3), 3, 30), entry(key(4), 4, 40)], startedAt, 60, 'job');
-    expect(result).toEqual({ written: [key(4)], refused: [key(1), key(2), key(3)] });
-    expect([...(await cache.getMany([key(1), key(2), key(3), key(4)])).keys()]).toEqual([key(4)]);
-    // Every claim of the job is released, written or refused: the next poll reschedules the refused ones.
-    expect((await claims.lookupOrClaim([key(1), key(2), key(3)], [null, null, null], 'next')).map((r) => r.status)).toEqual(['claimed', 'claimed', 'claimed']);
-    // A reading taken after the changes writes fine.
-    const later = await generations.current();
-    expect((await generations.writeIfCurrent([entry(key(1), 1, 10)], later, 60, null)).written).toEqual([key(1)]);
-  });
-
+describe('config generations: pending invalidations', () => {
   it('needs one job per scope until it starts, and none inside a scope whose invalidation is pending', async () => {
-    const generations = createConfigGenerations(redis, freshKeys(), { markerTtlMs: 60_000 });
+    const generations = createConfigGenerations(redis, freshLayout(), { markerTtlMs: 60_000 });
     const org = { scope: 'organization' as const, organizationId: 1 };
     const project = { scope: 'project' as const, organizationId: 1, projectId: 10 };
     const otherProject = { scope: 'project' as const, organizationId: 2, projectId: 20 };
@@ -141,14 +145,13 @@ describe('config generations', () => {
     expect(await generations.beginInvalidation(org)).toBe(true);
     expect(await generations.recordChange(project)).toBe(true);
   });
+});
 
-  it('disables only keys that are cached', async () => {
-    const keys = freshKeys();
-    const generations = createConfigGenerations(redis, keys, { markerTtlMs: 60_000 });
-    const cache = createRedisProjectConfigCache(redis, keys);
-    await cache.setMany([{ publicKey: key(1), json: '{"disabled":false}', rev: 'r' }], 60);
-    expect(await generations.disableCached([key(1), key(2)])).toBe(1);
-    expect([...(await cache.getMany([key(1), key(2)]))]).toEqual([[key(1), DISABLED_JSON]]);
-    expect(await cache.getRevs([key(1)])).toEqual(new Map());
+describe('Redis layout', () => {
+  it('keeps the names a processing Relay reads: <prefix>relayconfig:<publicKey> and its .rev', () => {
+    const layout = redisLayout('p:');
+    expect(layout.config(key(1))).toBe(`p:relayconfig:${key(1)}`);
+    expect(layout.rev(key(1))).toBe(`p:relayconfig:${key(1)}.rev`);
+    expect(redisLayout('').config(key(1))).toBe(`relayconfig:${key(1)}`);
   });
 });

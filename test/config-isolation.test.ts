@@ -7,6 +7,7 @@ import { MAX_CONFIG_BYTES } from '../src/options/bounds';
 import type { TestRelay } from './support/relay-client';
 import { startTestServer, type TestServer } from './support/server';
 import { waitForQueuesToSettle } from './support/settle';
+import { storedConfigs } from './support/stored-configs';
 
 /**
  * One tenant's bad stored data must never stop config delivery for others. Values are inserted
@@ -69,11 +70,11 @@ describe('a batch with one tenant’s bad stored options', () => {
     expect(served.has(keyBroken)).toBe(false);
     expect(pending).toEqual([keyBroken]);
     await expect.poll(() => failures({ reason: 'build_error', trigger: 'build' }), { timeout: 5000 }).toBeGreaterThanOrEqual(1);
-    expect(await server.container.configCache.getMany([keyBroken])).toEqual(new Map());
+    expect(await storedConfigs(server.container, [keyBroken])).toEqual(new Map());
   });
 
   it('v3: keeps the failed key’s claim until it expires (no rebuild per poll), then a later poll builds it again', async () => {
-    const claim = server.container.keys.claim(keyBroken);
+    const claim = server.container.layout.claim(keyBroken);
     // A fresh claim and build for this key alone.
     await expect.poll(async () => server.container.redis.exists(claim), { timeout: (CLAIM_TTL_S + 2) * 1000 }).toBe(0);
     const before = await failures({ reason: 'build_error', trigger: 'build' });
@@ -96,7 +97,7 @@ describe('a batch with one tenant’s bad stored options', () => {
     em.create(ProjectOption, { project: orgs[2]!.projects[0]!.id, key: 'sentry:features', value: 5 });
     await em.flush();
     await waitForQueuesToSettle(server.container, { quietMs: 200 });
-    await server.container.configCache.deleteMany([keyBroken]);
+    await server.container.configCache.delete([keyBroken]);
   });
 
   it('v2 and noCache answer 200 with every good key and leave the failed ones out', async () => {
@@ -114,7 +115,7 @@ describe('a batch with one tenant’s bad stored options', () => {
     expect(await failures({ reason: 'too_large', trigger: 'request' })).toBe(beforeTooLarge + 2);
     expect(await scrape(server.url, 'relay_projectconfig_keys_total', { result: 'failed' })).toBeGreaterThanOrEqual(2);
     // Nothing is cached for a key that failed.
-    expect([...(await server.container.configCache.getMany(keys)).keys()].sort()).toEqual([keyA, keyB].sort());
+    expect([...(await storedConfigs(server.container, keys)).keys()].sort()).toEqual([keyA, keyB].sort());
     expect(MAX_CONFIG_BYTES).toBeLessThan(1100 * 4000);
   });
 
@@ -128,15 +129,17 @@ describe('a batch with one tenant’s bad stored options', () => {
   it('an invalidation recomputes the good keys of its scope and drops the stale config of the failed one', async () => {
     // keyC and keyBroken share org-c; keyBroken still has a config cached from before it broke.
     await relay.pollConfigs([keyC]);
-    await server.container.configCache.setMany([{ publicKey: keyBroken, json: '{"disabled":false,"stale":true}', rev: 'f'.repeat(32) }], 3600);
+    const startedAt = await server.container.configCache.generation();
+    const stale = { publicKey: keyBroken, json: '{"disabled":false,"stale":true}', rev: 'f'.repeat(32), organizationId: null, projectId: null };
+    expect((await server.container.configCache.writeIfCurrent([stale], startedAt, 3600, null)).written).toEqual([keyBroken]);
     const before = await failures({ reason: 'build_error', trigger: 'invalidation' });
     const em = server.container.orm.em.fork();
     em.create(OrganizationOption, { organization: orgs[2]!.id, key: 'sentry:require_scrub_ip_address', value: true });
     await em.flush();
     await expect
-      .poll(async () => JSON.parse((await server.container.configCache.getMany([keyC])).get(keyC)!).config.datascrubbingSettings.scrubIpAddresses, { timeout: 10_000 })
+      .poll(async () => JSON.parse((await storedConfigs(server.container, [keyC])).get(keyC)!).config.datascrubbingSettings.scrubIpAddresses, { timeout: 10_000 })
       .toBe(true);
-    await expect.poll(async () => (await server.container.configCache.getMany([keyBroken])).size, { timeout: 5000 }).toBe(0);
+    await expect.poll(async () => (await storedConfigs(server.container, [keyBroken])).size, { timeout: 5000 }).toBe(0);
     expect(await failures({ reason: 'build_error', trigger: 'invalidation' })).toBe(before + 1);
   });
 

@@ -13,6 +13,7 @@ import type { BuildJobData } from '../src/queues/build.queue';
 import type { TestRelay } from './support/relay-client';
 import { startTestServer, type TestServer } from './support/server';
 import { waitForQueuesToSettle, withoutVolatile } from './support/settle';
+import { storedConfigs } from './support/stored-configs';
 
 describe('invalidation after commit', () => {
   let server: TestServer;
@@ -20,7 +21,7 @@ describe('invalidation after commit', () => {
   let seeded: SeedResult;
   const scheduled = async () => (await server.container.metrics.invalidationsScheduled.get()).values.reduce((sum, v) => sum + v.value, 0);
   const cachedConfig = async (publicKey: string) => {
-    const text = (await server.container.configCache.getMany([publicKey])).get(publicKey);
+    const text = (await storedConfigs(server.container, [publicKey])).get(publicKey);
     return text === undefined ? undefined : (JSON.parse(text) as { rev?: string; disabled: boolean; config?: Record<string, unknown> });
   };
 
@@ -164,18 +165,18 @@ describe('builds racing changes (randomised, seeded)', () => {
     seeded = await seed(server.container.orm.em.fork(), { orgs: 60, projects: 1, keys: 1 });
     connection = createWorkerRedis(server.container.settings, 'race-test-builds');
     const deps = workerJobDeps(server.container, connection);
-    const generations = deps.generations;
+    const cache = deps.cache;
     const slowWrites: JobDeps = {
       ...deps,
-      generations: {
-        ...generations,
+      cache: {
+        ...cache,
         async writeIfCurrent(...args) {
           await new Promise((r) => setTimeout(r, Math.floor(random() * 150)));
-          return generations.writeIfCurrent(...args);
+          return cache.writeIfCurrent(...args);
         },
       },
     };
-    builds = new Worker<BuildJobData>(jobKinds.build.queue, createBuildProcessor(slowWrites), { connection, prefix: server.container.keys.bullPrefix, concurrency: 16 });
+    builds = new Worker<BuildJobData>(jobKinds.build.queue, createBuildProcessor(slowWrites), { connection, prefix: server.container.layout.bullPrefix, concurrency: 16 });
   });
   afterAll(async () => {
     await builds.close();
@@ -231,7 +232,7 @@ describe('builds racing changes (randomised, seeded)', () => {
     await relay.pollConfigs(keys);
     await waitForQueuesToSettle(server.container, { timeoutMs: 30_000, quietMs: 500 });
 
-    const cached = await server.container.configCache.getMany(keys);
+    const cached = await storedConfigs(server.container, keys);
     expect(cached.size).toBe(keys.length);
     const { configs: fresh } = await computeProjectConfigs(server.container.orm.em.fork(), keys, { allowedOrigins: [] });
     const stale = fresh.filter((c) => JSON.stringify(withoutVolatile(JSON.parse(cached.get(c.publicKey)!))) !== JSON.stringify(withoutVolatile(c.config)));

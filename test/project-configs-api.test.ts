@@ -5,6 +5,7 @@ import { seed, type SeedResult } from '../src/db/seed';
 import { scrape } from '../bench/prometheus';
 import { TestRelay } from './support/relay-client';
 import { startTestServer, type TestServer } from './support/server';
+import { storedConfigs } from './support/stored-configs';
 
 const UNKNOWN = 'f'.repeat(32);
 
@@ -98,7 +99,7 @@ describe('projectconfigs v3 (post-or-schedule by key)', () => {
     expect(response.body.pending).toEqual([]);
     const config = response.body.configs?.[key] as { rev: string };
     expect(config.rev).toMatch(/^[0-9a-f]{32}$/);
-    const cached = await server.container.configCache.getMany([key]);
+    const cached = await storedConfigs(server.container, [key]);
     expect(JSON.parse(cached.get(key)!).rev).toBe(config.rev);
   });
 
@@ -107,7 +108,7 @@ describe('projectconfigs v3 (post-or-schedule by key)', () => {
     const cachedKey = org.projects[2]!.publicKeys[1]!;
     const uncachedKey = org.projects[3]!.publicKeys[1]!;
     await relay.pollConfigs([cachedKey]);
-    expect((await server.container.configCache.getMany([cachedKey, uncachedKey])).size).toBe(1);
+    expect((await storedConfigs(server.container, [cachedKey, uncachedKey])).size).toBe(1);
     const em = server.container.orm.em.fork();
     (await em.findOneOrFail(Organization, org.id)).status = 'pending_deletion';
     await em.flush();
@@ -138,7 +139,7 @@ describe('projectconfigs versions 1 and 2, version handling and bad input', () =
     expect(response.body).not.toHaveProperty('pending');
     expect(response.body.configs?.[UNKNOWN]).toEqual({ disabled: true });
     expect((response.body.configs?.[keys[0]!] as { projectId: number }).projectId).toBe(seeded.organizations[0]!.projects[0]!.id);
-    expect((await server.container.configCache.getMany(keys)).size).toBe(2);
+    expect((await storedConfigs(server.container, keys)).size).toBe(2);
   });
 
   it('computes v1 by project id (the only map keyed by project), listing every key; version defaults to 1', async () => {

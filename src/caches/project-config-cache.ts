@@ -1,85 +1,242 @@
-import type { Redis, RedisKeys } from './redis';
+import type { RedisLayout } from './layout';
+import type { Redis } from './redis';
 
 /**
- * The project config cache (DESIGN.md): serialized configs under `relayconfig:<publicKey>` and
- * their revisions under `relayconfig:<publicKey>.rev`, both with the same TTL.
+ * The project config cache (DESIGN.md, "Config cache", "Debounce", "No stale overwrite"): what
+ * the request path, the build and invalidation jobs and the synchronous versions do with cached
+ * configs — and nothing else does. Configs live under the public layout Relay reads
+ * (`relayconfig:<publicKey>` and its `.rev`); claims and generation stamps beside them.
  *
  * Contract every implementation keeps:
- * - `getMany` returns exactly the stored text for every key that has a config, nothing else;
- *   it never parses or re-serializes (the hot path splices the text into responses).
- * - `setMany` stores config and rev together; an entry without a rev (a disabled config) leaves
- *   no rev behind, so it can never be answered `unchanged`.
- * - `getRevs` returns the rev only for keys whose config is also present.
- * - `deleteMany` removes config and rev.
- * A reader may see a config expire at any moment; a stale read is never worse than a miss.
+ * - `lookupOrClaim` answers each key from the cache (the stored bytes, never re-encoded), as
+ *   `unchanged` when the caller's revision equals the stored rev, or with a build claim: at most
+ *   one caller across all processes holds a key's claim, every claim expires after the claim TTL,
+ *   and a key written before the lookup is never claimed. A false "in flight" strands nothing
+ *   (the claim expires); a false "claimed" costs one extra build.
+ * - `writeIfCurrent` stores a config and its rev together (a config without a rev leaves no rev
+ *   behind, so it is never answered `unchanged`) unless its organization, project or key changed
+ *   after `startedAt` (a reading of `generation()` taken before loading); it releases the claims
+ *   of `claimToken` only after writing. A refused write is always safe: the change's own
+ *   invalidation recomputes cached keys, and Relay's next poll rebuilds uncached ones.
+ * - `disableCached` turns cached configs into `{"disabled":true}` at once; uncached keys stay absent.
+ * - `cachedKeys` tells which keys have a config now; a config may expire at any moment after.
+ * - `delete` removes config and rev together.
  */
 export interface ProjectConfigCache {
-  getMany(publicKeys: readonly string[]): Promise<Map<string, string>>;
-  getRevs(publicKeys: readonly string[]): Promise<Map<string, string>>;
-  setMany(entries: readonly CacheEntry[], ttlS: number): Promise<void>;
-  deleteMany(publicKeys: readonly string[]): Promise<void>;
-  /** Which of the keys currently have a cached config. */
+  /** The global change counter; read it before loading rows from PostgreSQL. */
+  generation(): Promise<number>;
+  lookupOrClaim(publicKeys: readonly string[], revisions: readonly (string | null)[], token: string): Promise<LookupResult[]>;
+  /** Releases the claims `token` still holds (another holder's claims stay). */
+  releaseClaims(publicKeys: readonly string[], token: string): Promise<number>;
+  writeIfCurrent(entries: readonly ConfigWriteEntry[], startedAt: number, ttlS: number, claimToken: string | null): Promise<{ written: string[]; refused: string[] }>;
+  disableCached(publicKeys: readonly string[]): Promise<number>;
   cachedKeys(publicKeys: readonly string[]): Promise<Set<string>>;
+  /** Removes configs and revs (a key whose config can no longer be computed must not be served as current). */
+  delete(publicKeys: readonly string[]): Promise<void>;
 }
 
-export interface CacheEntry {
+export type LookupResult =
+  /** The stored config bytes, exactly as written. */
+  | { status: 'cached'; json: Buffer }
+  | { status: 'unchanged' }
+  /** This request took the claim: it must schedule the build. */
+  | { status: 'claimed' }
+  /** Another request holds the claim: a build is already on its way. */
+  | { status: 'in-flight' };
+
+export const DISABLED_JSON = '{"disabled":true}';
+
+export interface ConfigWriteEntry {
   publicKey: string;
-  /** The serialized config. */
   json: string;
   /** The config's `rev`; null for `{"disabled":true}`. */
   rev: string | null;
+  /** Null for keys that were not found (their own stamp still guards them). */
+  organizationId: number | null;
+  projectId: number | null;
 }
 
-export function createRedisProjectConfigCache(redis: Redis, keys: RedisKeys): ProjectConfigCache {
+// KEYS: per public key its config and claim key. ARGV: claim token, claim TTL (ms). Replies per
+// key: the config bytes, or 2 = claimed by this call, 0 = claimed by someone else.
+const CLAIM_MISSING = `
+local token, ttl = ARGV[1], ARGV[2]
+local out = {}
+for i = 1, #KEYS / 2 do
+  local config = redis.call('GET', KEYS[2 * i - 1])
+  if config then
+    out[i] = config
+  elseif redis.call('SET', KEYS[2 * i], token, 'NX', 'PX', ttl) then
+    out[i] = 2
+  else
+    out[i] = 0
+  end
+end
+return out
+`;
+
+// KEYS: claim keys. ARGV: the token. Deletes only the claims this token still holds.
+const RELEASE = `
+local released = 0
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then
+    redis.call('DEL', KEYS[i])
+    released = released + 1
+  end
+end
+return released
+`;
+
+// KEYS[1] global counter, then per entry: config, rev, org stamp, project stamp, key stamp; and
+// finally the claim keys. ARGV: startedAt, ttl, claim token ('' = none), entry count, then per
+// entry json and rev ('' = none). Returns a 0/1 flag per entry (1 = written).
+const WRITE_IF_CURRENT = `
+local startedAt = tonumber(ARGV[1])
+local ttl, token, n = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local flags = {}
+for i = 1, n do
+  local base = 1 + 5 * (i - 1)
+  local current = true
+  for s = 3, 5 do
+    local stamp = redis.call('GET', KEYS[base + s])
+    if stamp and tonumber(stamp) > startedAt then current = false end
+  end
+  if current then
+    redis.call('SET', KEYS[base + 1], ARGV[3 + 2 * i], 'EX', ttl)
+    local rev = ARGV[4 + 2 * i]
+    if rev ~= '' then redis.call('SET', KEYS[base + 2], rev, 'EX', ttl) else redis.call('DEL', KEYS[base + 2]) end
+    flags[i] = 1
+  else
+    flags[i] = 0
+  end
+end
+if token ~= '' then
+  for k = 2 + 5 * n, #KEYS do
+    if redis.call('GET', KEYS[k]) == token then redis.call('DEL', KEYS[k]) end
+  end
+end
+return flags
+`;
+
+// KEYS: per key its config and rev. ARGV[1]: the disabled JSON.
+const DISABLE_CACHED = `
+local n = 0
+for i = 1, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('SET', KEYS[i], ARGV[1], 'KEEPTTL')
+    redis.call('DEL', KEYS[i + 1])
+    n = n + 1
+  end
+end
+return n
+`;
+
+interface CacheCommands {
+  relayClaimMissingBuffer(numKeys: number, ...args: string[]): Promise<(Buffer | number)[]>;
+  relayReleaseClaims(numKeys: number, ...args: string[]): Promise<number>;
+  relayWriteIfCurrent(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
+  relayDisableCached(numKeys: number, ...args: string[]): Promise<number>;
+}
+
+// defineCommand('x') also defines 'xBuffer', which replies with Buffers instead of strings.
+const SCRIPTS = { relayClaimMissing: CLAIM_MISSING, relayReleaseClaims: RELEASE, relayWriteIfCurrent: WRITE_IF_CURRENT, relayDisableCached: DISABLE_CACHED };
+
+function withCommands(redis: Redis): Redis & CacheCommands {
+  for (const [name, lua] of Object.entries(SCRIPTS)) if (!(name in redis)) redis.defineCommand(name, { lua });
+  return redis as Redis & CacheCommands;
+}
+
+export interface ProjectConfigCacheOptions {
+  claimTtlS: number;
+}
+
+export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout, options: ProjectConfigCacheOptions): ProjectConfigCache {
+  const r = withCommands(redis);
+  const claimTtlMs = String(options.claimTtlS * 1000);
   return {
-    async getMany(publicKeys) {
-      const found = new Map<string, string>();
-      if (publicKeys.length === 0) return found;
-      const values = await redis.mget(publicKeys.map(keys.config));
-      publicKeys.forEach((publicKey, i) => {
-        const value = values[i];
-        if (value !== null && value !== undefined) found.set(publicKey, value);
-      });
-      return found;
+    async generation() {
+      const value = await redis.get(layout.generation);
+      return value === null ? 0 : Number(value);
     },
 
-    async getRevs(publicKeys) {
-      const found = new Map<string, string>();
-      if (publicKeys.length === 0) return found;
-      const pipeline = redis.pipeline();
-      for (const publicKey of publicKeys) pipeline.get(keys.rev(publicKey)).exists(keys.config(publicKey));
-      const results = (await pipeline.exec()) ?? [];
-      publicKeys.forEach((publicKey, i) => {
-        const [revError, rev] = results[2 * i] ?? [];
-        const [existsError, exists] = results[2 * i + 1] ?? [];
-        if (revError) throw revError;
-        if (existsError) throw existsError;
-        if (typeof rev === 'string' && exists === 1) found.set(publicKey, rev);
-      });
-      return found;
-    },
-
-    async setMany(entries, ttlS) {
-      if (entries.length === 0) return;
-      const multi = redis.multi();
-      for (const entry of entries) {
-        multi.set(keys.config(entry.publicKey), entry.json, 'EX', ttlS);
-        if (entry.rev) multi.set(keys.rev(entry.publicKey), entry.rev, 'EX', ttlS);
-        else multi.del(keys.rev(entry.publicKey));
+    /**
+     * The common cases need no script: one MGET of revs for keys sent with a revision, one MGET
+     * answers cached keys, a third finds keys whose build is already in flight (Relay re-polls
+     * pending keys every 100 ms); only the rest go through the script, which checks the cache
+     * again, so a key written in between is answered, not claimed.
+     */
+    async lookupOrClaim(publicKeys, revisions, token) {
+      const results = new Array<LookupResult | undefined>(publicKeys.length);
+      let wanted = publicKeys.map((_, i) => i);
+      if (revisions.some((rev) => rev !== null && rev !== undefined)) {
+        const withRev = wanted.filter((i) => revisions[i]);
+        const revs = await redis.mget(withRev.map((i) => layout.rev(publicKeys[i]!)));
+        withRev.forEach((i, j) => {
+          if (revs[j] === revisions[i]) results[i] = { status: 'unchanged' };
+        });
+        wanted = wanted.filter((i) => results[i] === undefined);
       }
-      await execOrThrow(multi);
+      if (wanted.length === 0) return results as LookupResult[];
+      const configs = await redis.mgetBuffer(wanted.map((i) => layout.config(publicKeys[i]!)));
+      const missing: number[] = [];
+      wanted.forEach((i, j) => {
+        const config = configs[j];
+        if (config) results[i] = { status: 'cached', json: config };
+        else missing.push(i);
+      });
+      if (missing.length === 0) return results as LookupResult[];
+      const holders = await redis.mget(missing.map((i) => layout.claim(publicKeys[i]!)));
+      const unclaimed = missing.filter((i, j) => {
+        if (holders[j] === null) return true;
+        results[i] = { status: 'in-flight' };
+        return false;
+      });
+      if (unclaimed.length > 0) {
+        const claimKeys = unclaimed.flatMap((i) => [layout.config(publicKeys[i]!), layout.claim(publicKeys[i]!)]);
+        const replies = await r.relayClaimMissingBuffer(claimKeys.length, ...claimKeys, token, claimTtlMs);
+        unclaimed.forEach((i, j) => {
+          const reply = replies[j];
+          results[i] = Buffer.isBuffer(reply) ? { status: 'cached', json: reply } : reply === 2 ? { status: 'claimed' } : { status: 'in-flight' };
+        });
+      }
+      return results as LookupResult[];
     },
 
-    async deleteMany(publicKeys) {
+    async releaseClaims(publicKeys, token) {
+      if (publicKeys.length === 0) return 0;
+      return r.relayReleaseClaims(publicKeys.length, ...publicKeys.map(layout.claim), token);
+    },
+
+    async writeIfCurrent(entries, startedAt, ttlS, claimToken) {
+      if (entries.length === 0) return { written: [], refused: [] };
+      const keys: string[] = [layout.generation];
+      const args: (string | number)[] = [startedAt, ttlS, claimToken ?? '', entries.length];
+      for (const e of entries) {
+        keys.push(layout.config(e.publicKey), layout.rev(e.publicKey), layout.stamp.organization(e.organizationId), layout.stamp.project(e.projectId), layout.stamp.key(e.publicKey));
+        args.push(e.json, e.rev ?? '');
+      }
+      if (claimToken) for (const e of entries) keys.push(layout.claim(e.publicKey));
+      const flags = await r.relayWriteIfCurrent(keys.length, ...keys, ...args);
+      const written: string[] = [];
+      const refused: string[] = [];
+      entries.forEach((e, i) => (flags[i] === 1 ? written : refused).push(e.publicKey));
+      return { written, refused };
+    },
+
+    async disableCached(publicKeys) {
+      if (publicKeys.length === 0) return 0;
+      return r.relayDisableCached(publicKeys.length * 2, ...publicKeys.flatMap((pk) => [layout.config(pk), layout.rev(pk)]), DISABLED_JSON);
+    },
+
+    async delete(publicKeys) {
       if (publicKeys.length === 0) return;
-      await redis.del(...publicKeys.flatMap((publicKey) => [keys.config(publicKey), keys.rev(publicKey)]));
+      await redis.del(...publicKeys.flatMap((publicKey) => [layout.config(publicKey), layout.rev(publicKey)]));
     },
 
     async cachedKeys(publicKeys) {
       const cached = new Set<string>();
       if (publicKeys.length === 0) return cached;
       const pipeline = redis.pipeline();
-      for (const publicKey of publicKeys) pipeline.exists(keys.config(publicKey));
+      for (const publicKey of publicKeys) pipeline.exists(layout.config(publicKey));
       const results = (await pipeline.exec()) ?? [];
       publicKeys.forEach((publicKey, i) => {
         const [error, exists] = results[i] ?? [];
@@ -89,11 +246,4 @@ export function createRedisProjectConfigCache(redis: Redis, keys: RedisKeys): Pr
       return cached;
     },
   };
-}
-
-/** Runs a MULTI and throws the first command error (ioredis reports them per command). */
-export async function execOrThrow(multi: ReturnType<Redis['multi']>): Promise<void> {
-  const results = await multi.exec();
-  if (results === null) throw new Error('Redis transaction was aborted');
-  for (const [error] of results) if (error) throw error;
 }

@@ -2,8 +2,8 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Settings } from '../config/settings';
 
 /**
- * Redis connections and key layout (DESIGN.md, "Redis layout"). The request path fails fast so an
- * outage becomes a quick 503; workers wait patiently for Redis to come back.
+ * Redis connections (the key layout is `layout.ts`). The request path fails fast so an outage
+ * becomes a quick 503; workers wait patiently for Redis to come back.
  */
 
 export type { Redis } from 'ioredis';
@@ -32,27 +32,6 @@ export function createWorkerRedis(settings: Pick<Settings, 'redisUrl'>, name: st
     connectTimeout: 5000,
     retryStrategy,
   });
-}
-
-/** The key layout, with the optional `REDIS_KEY_PREFIX` in front of every key. */
-export interface RedisKeys {
-  config(publicKey: string): string;
-  rev(publicKey: string): string;
-  claim(publicKey: string): string;
-  /** BullMQ's queue prefix. */
-  bullPrefix: string;
-  /** Anything else this service stores, e.g. `relay-key:<id>`. */
-  other(name: string): string;
-}
-
-export function redisKeys(prefix: string): RedisKeys {
-  return {
-    config: (publicKey) => `${prefix}relayconfig:${publicKey}`,
-    rev: (publicKey) => `${prefix}relayconfig:${publicKey}.rev`,
-    claim: (publicKey) => `${prefix}relayconfig-debounce:k:${publicKey}`,
-    bullPrefix: `${prefix}bull`,
-    other: (name) => `${prefix}${name}`,
-  };
 }
 
 /**

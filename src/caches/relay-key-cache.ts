@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { parseRelayPublicKey } from '../relay-auth/keys';
-import type { Redis, RedisKeys } from './redis';
+import type { RedisLayout } from './layout';
+import type { Redis } from './redis';
 
 /**
  * Public keys of registered relays for the request path: an in-process cache in front of one
@@ -21,8 +22,8 @@ export interface RelayKey {
   key: KeyObject;
 }
 
-export function createRelayKeyCache(redis: Redis, keys: RedisKeys, options = { positiveTtlMs: 60_000, negativeTtlMs: 2_000, maxEntries: 10_000 }): RelayKeyCache {
-  const hash = keys.other('relays:public-keys');
+export function createRelayKeyCache(redis: Redis, layout: RedisLayout, options = { positiveTtlMs: 60_000, negativeTtlMs: 2_000, maxEntries: 10_000 }): RelayKeyCache {
+  const hash = layout.relayPublicKeys;
   const local = new Map<string, { value: RelayKey | null; expires: number }>();
   const remember = (relayId: string, value: RelayKey | null) => {
     if (local.size >= options.maxEntries) local.delete(local.keys().next().value!);

@@ -19,11 +19,11 @@ export function createBuildProcessor(deps: JobDeps) {
   return async (job: Job<BuildJobData>): Promise<void> => {
     const { publicKeys, claimToken } = job.data;
     const timer = deps.metrics.buildJobDuration.startTimer({ queue: 'build' });
-    const startedAt = await deps.generations.current();
+    const startedAt = await deps.cache.generation();
     const em = deps.orm.em.fork();
     const { result: computed, queries } = await countQueries(() => computeProjectConfigs(em, publicKeys, { allowedOrigins: deps.settings.allowedOrigins }));
     // Releases only the claims of the keys written; a failed key keeps its claim until it expires.
-    const { written, refused } = await deps.generations.writeIfCurrent(computed.configs, startedAt, deps.settings.configCacheTtlS, claimToken);
+    const { written, refused } = await deps.cache.writeIfCurrent(computed.configs, startedAt, deps.settings.configCacheTtlS, claimToken);
     timer();
     reportConfigFailures(deps, computed.failures, 'build');
     deps.metrics.projectConfigBuilds.inc({ trigger: 'build' }, written.length);
@@ -38,10 +38,10 @@ export function createBuildProcessor(deps: JobDeps) {
 }
 
 /** After the last attempt failed: free the claims so Relay's next poll schedules the keys again. */
-export async function releaseClaimsOfFailedJob(deps: Pick<JobDeps, 'claims' | 'metrics' | 'logger'>, job: Job<BuildJobData> | undefined, error: Error): Promise<void> {
+export async function releaseClaimsOfFailedJob(deps: Pick<JobDeps, 'cache' | 'metrics' | 'logger'>, job: Job<BuildJobData> | undefined, error: Error): Promise<void> {
   deps.metrics.buildJobsFailed.inc();
   if (!job) return;
   const exhausted = job.attemptsMade >= (job.opts.attempts ?? 1);
   deps.logger.warn({ jobId: job.id, attempt: job.attemptsMade, exhausted, err: error.message }, 'build job failed');
-  if (exhausted) await deps.claims.release(job.data.publicKeys, job.data.claimToken).catch(() => undefined);
+  if (exhausted) await deps.cache.releaseClaims(job.data.publicKeys, job.data.claimToken).catch(() => undefined);
 }

@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { BuildClaims } from '../caches/build-claims';
 import type { ConfigGenerations } from '../caches/config-generations';
 import type { ProjectConfigCache } from '../caches/project-config-cache';
 import type { Settings } from '../config/settings';
@@ -12,7 +11,6 @@ export interface JobDeps {
   settings: Settings;
   generations: ConfigGenerations;
   cache: ProjectConfigCache;
-  claims: BuildClaims;
   metrics: Metrics;
   logger: Logger;
   /** Whether build jobs are waiting or running anywhere (invalidations make way for them). */

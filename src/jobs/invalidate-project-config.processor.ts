@@ -36,7 +36,7 @@ export function createInvalidateProcessor(deps: JobDeps) {
       return;
     }
     const timer = deps.metrics.buildJobDuration.startTimer({ queue: 'invalidate' });
-    const startedAt = await deps.generations.current();
+    const startedAt = await deps.cache.generation();
     const publicKeys = await listScopePublicKeys(deps.orm.em.fork(), change);
     let recomputed = 0;
     for (let i = 0; i < publicKeys.length; i += INVALIDATION_CHUNK * 50) {
@@ -45,10 +45,10 @@ export function createInvalidateProcessor(deps: JobDeps) {
         await makeWayForBuilds(deps);
         const chunk = cached.slice(j, j + INVALIDATION_CHUNK);
         const computed = await computeProjectConfigs(deps.orm.em.fork(), chunk, { allowedOrigins: deps.settings.allowedOrigins });
-        const { written, refused } = await deps.generations.writeIfCurrent(computed.configs, startedAt, deps.settings.configCacheTtlS, null);
+        const { written, refused } = await deps.cache.writeIfCurrent(computed.configs, startedAt, deps.settings.configCacheTtlS, null);
         if (computed.failures.length > 0) {
           reportConfigFailures(deps, computed.failures, 'invalidation');
-          await deps.cache.deleteMany(computed.failures.map((f) => f.publicKey));
+          await deps.cache.delete(computed.failures.map((f) => f.publicKey));
         }
         recomputed += written.length;
         if (refused.length > 0) deps.metrics.staleWritesRefused.inc(refused.length);

@@ -1,5 +1,4 @@
 import { Worker } from 'bullmq';
-import { createBuildClaims } from '../caches/build-claims';
 import { createConfigGenerations } from '../caches/config-generations';
 import { createRedisProjectConfigCache } from '../caches/project-config-cache';
 import { createWorkerRedis, type Redis } from '../caches/redis';
@@ -22,13 +21,12 @@ export interface WorkerOptions {
  * back instead of failing at once as the API's request path does.
  */
 export function workerJobDeps(container: Container, connection: Redis): JobDeps {
-  const { settings, keys } = container;
+  const { settings, layout } = container;
   return {
     orm: container.orm,
     settings,
-    generations: createConfigGenerations(connection, keys, { markerTtlMs: settings.invalidationDelayMs + 60_000 }),
-    cache: createRedisProjectConfigCache(connection, keys),
-    claims: createBuildClaims(connection, keys, settings.buildClaimTtlS),
+    generations: createConfigGenerations(connection, layout, { markerTtlMs: settings.invalidationDelayMs + 60_000 }),
+    cache: createRedisProjectConfigCache(connection, layout, { claimTtlS: settings.buildClaimTtlS }),
     metrics: container.metrics,
     logger: container.logger,
     async buildsPending() {
@@ -47,7 +45,7 @@ export function startWorkers(container: Container, options: WorkerOptions = {}):
   const connection = createWorkerRedis(settings, `relaycfg-worker-${process.pid}`);
   connection.on('error', (err) => logger.debug({ err: err.message }, 'worker redis connection error'));
   const deps = workerJobDeps(container, connection);
-  const prefix = container.keys.bullPrefix;
+  const prefix = container.layout.bullPrefix;
 
   const workers = kinds.map((name) => {
     const kind = jobKind(name);

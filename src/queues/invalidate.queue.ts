@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { ConfigGenerations, InvalidationScope } from '../caches/config-generations';
+import type { ProjectConfigCache } from '../caches/project-config-cache';
 
 /** An invalidation: recompute the cached configs of one scope, after a change committed. */
 export type InvalidateJobData = InvalidationScope & {
@@ -26,14 +27,14 @@ export interface InvalidationScheduler {
  * at once, and enqueues one delayed invalidation per scope that no pending invalidation already
  * covers; the delay coalesces bursts.
  */
-export function createInvalidationScheduler(queue: InvalidateQueue, generations: ConfigGenerations, delayMs: number, onScheduled?: (change: ConfigChange) => void): InvalidationScheduler {
+export function createInvalidationScheduler(queue: InvalidateQueue, generations: ConfigGenerations, cache: Pick<ProjectConfigCache, 'disableCached'>, delayMs: number, onScheduled?: (change: ConfigChange) => void): InvalidationScheduler {
   return {
     async schedule(changes) {
       let enqueued = 0;
       for (const change of changes) {
         // Stamp first, then disable: a build that read the rows before the change is refused.
         const needsJob = await generations.recordChange(change.scope);
-        if (change.disabledKeys?.length) await generations.disableCached(change.disabledKeys);
+        if (change.disabledKeys?.length) await cache.disableCached(change.disabledKeys);
         if (!needsJob) continue;
         await queue.add('invalidate', { ...change.scope, trigger: change.trigger }, { delay: delayMs });
         onScheduled?.(change);

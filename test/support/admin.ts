@@ -112,14 +112,14 @@ export async function configOf(container: Container, publicKey: string): Promise
 
 /** Builds and caches the configs of these keys, as a build job would. */
 export async function cacheConfigs(container: Container, publicKeys: string[]): Promise<void> {
-  const startedAt = await container.generations.current();
+  const startedAt = await container.configCache.generation();
   const { configs } = await computeProjectConfigs(container.orm.em.fork(), publicKeys, { allowedOrigins: [] });
-  await container.generations.writeIfCurrent(configs, startedAt, 3600, null);
+  await container.configCache.writeIfCurrent(configs, startedAt, 3600, null);
 }
 
 /** The cached config JSON of a key, parsed; null when none is cached. */
 export async function cachedConfig(container: Container, publicKey: string): Promise<any> {
-  const text = await container.redis.get(container.keys.config(publicKey));
+  const text = await container.redis.get(container.layout.config(publicKey));
   return text === null ? null : JSON.parse(text);
 }
 

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { DISABLED_JSON } from '../../caches/config-generations';
-import type { LookupResult } from '../../caches/build-claims';
+import { DISABLED_JSON, type LookupResult } from '../../caches/project-config-cache';
 import { computeConfigsByProject, computeProjectConfigs, reportConfigFailures, type ComputedConfig, type ComputeResult } from '../../db/compute-configs';
 import type { Container } from '../../container';
 import { AppError, BadRequestError, ServiceUnavailableError } from '../../errors';
@@ -130,12 +129,12 @@ export function projectConfigsHandler(container: Container) {
 
   /** Writes synchronously computed configs to the cache unless the data changed meanwhile. */
   async function refreshCache(computed: ComputedConfig[], startedAt: number): Promise<void> {
-    await container.generations.writeIfCurrent(computed, startedAt, settings.configCacheTtlS, null);
+    await container.configCache.writeIfCurrent(computed, startedAt, settings.configCacheTtlS, null);
     metrics.projectConfigBuilds.inc({ trigger: 'request' }, computed.length);
   }
 
   async function computeNow(keys: string[]): Promise<ComputeResult> {
-    const startedAt = await container.generations.current();
+    const startedAt = await container.configCache.generation();
     const computed = await computeProjectConfigs(container.orm.em.fork(), keys, computeOptions);
     await refreshCache(computed.configs, startedAt);
     reportConfigFailures(container, computed.failures, 'request');
@@ -157,7 +156,7 @@ export function projectConfigsHandler(container: Container) {
       metrics.projectConfigKeys.inc({ result: 'failed' }, failures.length);
     } else {
       const token = randomUUID();
-      const results = await container.buildClaims.lookupOrClaim(keys, revisions, token);
+      const results = await container.configCache.lookupOrClaim(keys, revisions, token);
       const claimed: string[] = [];
       results.forEach((result: LookupResult, i) => {
         const key = keys[i]!;
@@ -183,7 +182,7 @@ export function projectConfigsHandler(container: Container) {
       const jobs = await withTimeout(scheduleBuildProjectConfig(container.queues.build, claimed, token, settings.buildBatchSize), 2000);
       metrics.buildJobsScheduled.inc(jobs);
     } catch (error) {
-      await container.buildClaims.release(claimed, token).catch(() => undefined);
+      await container.configCache.releaseClaims(claimed, token).catch(() => undefined);
       container.logger.warn({ err: (error as Error).message }, 'could not enqueue a build job');
       throw new ServiceUnavailableError('redis');
     }
@@ -199,7 +198,7 @@ export function projectConfigsHandler(container: Container) {
 
   async function versionOne(request: ConfigRequest, res: Response): Promise<void> {
     const projectIds = [...new Set((request.projects ?? []).map(Number))];
-    const startedAt = await container.generations.current();
+    const startedAt = await container.configCache.generation();
     const { projects, failures } = await computeConfigsByProject(container.orm.em.fork(), projectIds, computeOptions);
     await refreshCache([...projects.values()].flatMap((p) => p.keys), startedAt);
     reportConfigFailures(container, failures, 'request');

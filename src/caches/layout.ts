@@ -1,0 +1,60 @@
+/**
+ * The Redis layout (DESIGN.md, "Redis layout"): the one module that spells a key. Everything this
+ * service stores is named here, with the optional `REDIS_KEY_PREFIX` in front.
+ *
+ * Public contract: `relayconfig:<publicKey>` (the config JSON) and `relayconfig:<publicKey>.rev`
+ * are read by processing Relays with `processing.redis` directly, exactly as Sentry writes them
+ * (Relay's `projectconfig_cache_prefix` is `<REDIS_KEY_PREFIX>relayconfig`). Everything else is ours.
+ */
+export interface RedisLayout {
+  /** The serialized config of one key (public contract). */
+  config(publicKey: string): string;
+  /** Its rev (public contract). */
+  rev(publicKey: string): string;
+  /** The build claim of one key (debounce). */
+  claim(publicKey: string): string;
+  /** The global change counter of the stale-write guard. */
+  generation: string;
+  /** The generation stamp a change sets on its scope. */
+  stamp: {
+    organization(id: number | null): string;
+    project(id: number | null): string;
+    key(publicKey: string): string;
+  };
+  /** "An invalidation of this scope is pending" markers. */
+  marker: {
+    organization(id: number): string;
+    project(id: number): string;
+    template(id: number): string;
+    key(publicKey: string): string;
+  };
+  /** The hash of registered relays' public keys (relay id → key), read by every API process. */
+  relayPublicKeys: string;
+  /** BullMQ's queue prefix. */
+  bullPrefix: string;
+  /** The prefix itself, for clean-up of everything under it. */
+  prefix: string;
+}
+
+export function redisLayout(prefix: string): RedisLayout {
+  return {
+    config: (publicKey) => `${prefix}relayconfig:${publicKey}`,
+    rev: (publicKey) => `${prefix}relayconfig:${publicKey}.rev`,
+    claim: (publicKey) => `${prefix}relayconfig-debounce:k:${publicKey}`,
+    generation: `${prefix}relayconfig-gen:global`,
+    stamp: {
+      organization: (id) => `${prefix}relayconfig-gen:o:${id ?? 'none'}`,
+      project: (id) => `${prefix}relayconfig-gen:p:${id ?? 'none'}`,
+      key: (publicKey) => `${prefix}relayconfig-gen:k:${publicKey}`,
+    },
+    marker: {
+      organization: (id) => `${prefix}relayconfig-inv:o:${id}`,
+      project: (id) => `${prefix}relayconfig-inv:p:${id}`,
+      template: (id) => `${prefix}relayconfig-inv:t:${id}`,
+      key: (publicKey) => `${prefix}relayconfig-inv:k:${publicKey}`,
+    },
+    relayPublicKeys: `${prefix}relays:public-keys`,
+    bullPrefix: `${prefix}bull`,
+    prefix,
+  };
+}
