@@ -3,15 +3,18 @@ import { createBuildClaims, type BuildClaims } from './caches/build-claims';
 import { createConfigGenerations, type ConfigGenerations } from './caches/config-generations';
 import { createRedisProjectConfigCache, type ProjectConfigCache } from './caches/project-config-cache';
 import { createRequestPathRedis, redisKeys, type Redis, type RedisKeys } from './caches/redis';
+import { createRegistrationRateLimit, type RegistrationRateLimit } from './caches/registration-rate-limit';
 import { createRelayKeyCache, type RelayKeyCache } from './caches/relay-key-cache';
 import type { Settings } from './config/settings';
 import { ConfigChangeSubscriber } from './db/config-change-subscriber';
 import { initOrm, type Orm } from './db/orm';
+import { createSystemSecret } from './db/system-secret';
 import { createLogger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
 import { createBuildQueue, type BuildQueue } from './queues/build.queue';
 import { createEmailVerificationQueue, type EmailVerificationQueue } from './queues/email-verification.queue';
 import { createInvalidateQueue, createInvalidationScheduler, type InvalidateQueue, type InvalidationScheduler } from './queues/invalidate.queue';
+import { createRelayPruneQueue, type RelayPruneQueue } from './queues/relay-prune.queue';
 import { createInternalPolicy, type InternalPolicy } from './relay-auth/internal-policy';
 import { withTimeout } from './with-timeout';
 
@@ -37,6 +40,11 @@ export interface Container {
   invalidations: InvalidationScheduler;
   /** Clean-ups after an organization starts requiring verified e-mail addresses. */
   emailVerificationQueue: EmailVerificationQueue;
+  /** Removal of relays that stopped registering (a scheduled job). */
+  relayPruneQueue: RelayPruneQueue;
+  /** The MAC key of registration tokens: configured, or generated once and kept in PostgreSQL. */
+  systemSecret(): Promise<string>;
+  registrationRateLimit: RegistrationRateLimit;
   /** Whether PostgreSQL and Redis answer right now (for `/readyz`). */
   readiness(): Promise<{ postgres: boolean; redis: boolean }>;
   close(): Promise<void>;
@@ -63,7 +71,8 @@ export async function createContainer(settings: Settings, role: Role, options: C
   const buildQueue = createBuildQueue(redis, keys.bullPrefix);
   const invalidateQueue = createInvalidateQueue(redis, keys.bullPrefix);
   const emailVerificationQueue = createEmailVerificationQueue(redis, keys.bullPrefix);
-  for (const queue of [buildQueue, invalidateQueue, emailVerificationQueue]) queue.on('error', (err) => logger.debug({ err: err.message, queue: queue.name }, 'queue error'));
+  const relayPruneQueue = createRelayPruneQueue(redis, keys.bullPrefix);
+  for (const queue of [buildQueue, invalidateQueue, emailVerificationQueue, relayPruneQueue]) queue.on('error', (err) => logger.debug({ err: err.message, queue: queue.name }, 'queue error'));
   const invalidations = createInvalidationScheduler(invalidateQueue, generations, settings.invalidationDelayMs, (change) =>
     metrics.invalidationsScheduled.inc({ scope: change.scope.scope }),
   );
@@ -87,6 +96,9 @@ export async function createContainer(settings: Settings, role: Role, options: C
     invalidateQueue,
     invalidations,
     emailVerificationQueue,
+    relayPruneQueue,
+    systemSecret: createSystemSecret(orm, settings.systemSecretKey),
+    registrationRateLimit: createRegistrationRateLimit(redis, keys, settings.relayRegisterRateLimit),
     async readiness() {
       const [postgres, redisOk] = await Promise.all([
         withTimeout(orm.em.getConnection().execute('select 1'), 2000).then(() => true, () => false),
@@ -95,7 +107,7 @@ export async function createContainer(settings: Settings, role: Role, options: C
       return { postgres, redis: redisOk };
     },
     async close() {
-      await Promise.allSettled([buildQueue.close(), invalidateQueue.close(), emailVerificationQueue.close()]);
+      await Promise.allSettled([buildQueue.close(), invalidateQueue.close(), emailVerificationQueue.close(), relayPruneQueue.close()]);
       redis.disconnect();
       await orm.close(true);
     },

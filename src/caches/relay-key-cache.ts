@@ -14,6 +14,7 @@ export interface RelayKeyCache {
   publish(relayId: string, publicKey: string): Promise<void>;
   publishMany(entries: readonly { relayId: string; publicKey: string }[]): Promise<void>;
   remove(relayId: string): Promise<void>;
+  removeMany(relayIds: readonly string[]): Promise<void>;
 }
 
 export interface RelayKey {
@@ -49,6 +50,11 @@ export function createRelayKeyCache(redis: Redis, keys: RedisKeys, options = { p
     async remove(relayId) {
       await redis.hdel(hash, relayId);
       local.delete(relayId);
+    },
+    async removeMany(relayIds) {
+      if (relayIds.length === 0) return;
+      await redis.hdel(hash, ...relayIds);
+      for (const relayId of relayIds) local.delete(relayId);
     },
   };
 }

@@ -35,7 +35,7 @@ export function bullBoardRouter(container: Container): Router {
   serverAdapter.setBasePath(BULL_BOARD_PATH);
   const options = { readOnlyMode: settings.bullBoardReadOnly, allowRetries: !settings.bullBoardReadOnly };
   createBullBoard({
-    queues: [container.buildQueue, container.invalidateQueue, container.emailVerificationQueue].map((queue) => new BullMQAdapter(queue, options)),
+    queues: [container.buildQueue, container.invalidateQueue, container.emailVerificationQueue, container.relayPruneQueue].map((queue) => new BullMQAdapter(queue, options)),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Relay configs' } },
   });
