@@ -3,10 +3,12 @@ import { createConfigGenerations, type ConfigGenerations } from './caches/config
 import { createRedisProjectConfigCache, type ProjectConfigCache } from './caches/project-config-cache';
 import { redisLayout, type RedisLayout } from './caches/layout';
 import { createRequestPathRedis, type Redis } from './caches/redis';
+import { createRegistrationRateLimit, type RegistrationRateLimit } from './caches/registration-rate-limit';
 import { createRelayKeyCache, type RelayKeyCache } from './caches/relay-key-cache';
 import type { Settings } from './config/settings';
 import { ConfigChangeSubscriber } from './db/config-change-subscriber';
 import { initOrm, type Orm } from './db/orm';
+import { createSystemSecret } from './db/system-secret';
 import { createLogger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
 import { checkJobRegistry, createQueues, type Queues } from './jobs/registry';
@@ -34,6 +36,9 @@ export interface Container {
   /** One queue per job kind of the job registry (producer side). */
   queues: Queues;
   invalidations: InvalidationScheduler;
+  /** The MAC key of registration tokens: configured, or generated once and kept in PostgreSQL. */
+  systemSecret(): Promise<string>;
+  registrationRateLimit: RegistrationRateLimit;
   /** Whether PostgreSQL and Redis answer right now (for `/readyz`). */
   readiness(): Promise<{ postgres: boolean; redis: boolean }>;
   close(): Promise<void>;
@@ -81,6 +86,8 @@ export async function createContainer(settings: Settings, role: Role, options: C
     internalPolicy: createInternalPolicy(settings),
     queues,
     invalidations,
+    systemSecret: createSystemSecret(orm, settings.systemSecretKey),
+    registrationRateLimit: createRegistrationRateLimit(redis, layout, settings.relayRegisterRateLimit),
     async readiness() {
       const [postgres, redisOk] = await Promise.all([
         withTimeout(orm.em.getConnection().execute('select 1'), 2000).then(() => true, () => false),

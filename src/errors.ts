@@ -83,3 +83,11 @@ export class ServiceUnavailableError extends AppError {
     });
   }
 }
+
+/** Too many requests from one client address; `Retry-After` (seconds) says when to come back. */
+export class TooManyRequestsError extends AppError {
+  constructor(retryAfterS: number) {
+    const detail = `Request was throttled. Expected available in ${retryAfterS} seconds.`;
+    super('rate_limited', 429, detail, { detail }, { 'Retry-After': String(retryAfterS) });
+  }
+}

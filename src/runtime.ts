@@ -2,13 +2,13 @@ import type { Server } from 'node:http';
 import express from 'express';
 import { loadSettings, SettingsError, type Settings } from './config/settings';
 import { createContainer, type Container, type Role } from './container';
-import { Relay } from './db/entities';
 import { applyMigrations } from './db/orm';
 import { createApp } from './http/app';
 import { errorHandler, notFoundHandler } from './http/error-handler';
 import { probesRouter } from './http/probes';
 import { closeServer, listen } from './http/server';
 import { startWorkers, type RunningWorkers } from './jobs/worker-runtime';
+import { publishRelayKeys } from './services/relays';
 
 /**
  * Start-up and shutdown shared by the role entry points in `workers/`: settings, container,
@@ -50,10 +50,10 @@ async function migrateWhenPossible(container: Container): Promise<void> {
 }
 
 /** Copies registered relays' public keys from PostgreSQL to Redis (e.g. after Redis lost its data). */
-async function publishRelayKeys(container: Container): Promise<void> {
+async function publishRelayKeysAtStart(container: Container): Promise<void> {
   try {
-    const relays = await container.orm.em.fork().find(Relay, {}, { fields: ['relayId', 'publicKey'] });
-    await container.relayKeys.publishMany(relays.map((r) => ({ relayId: r.relayId, publicKey: r.publicKey })));
+    const published = await publishRelayKeys(container);
+    container.logger.debug({ published }, 'relay keys published');
   } catch (error) {
     container.logger.warn({ err: (error as Error).message }, 'could not publish relay keys to Redis');
   }
@@ -80,7 +80,7 @@ export async function runRole(role: Exclude<Role, 'cli'>): Promise<void> {
   const servers: Server[] = [];
   let workers: RunningWorkers | null = null;
   if (role === 'api' || role === 'all') {
-    void publishRelayKeys(container);
+    void publishRelayKeysAtStart(container);
     servers.push(await listen(createApp(container), settings.port));
     logger.info({ port: settings.port }, 'API listening');
   }

@@ -244,6 +244,7 @@ describe('Bull Board', () => {
         ['organization-email-verification', true],
         ['relay-config-build', true],
         ['relay-config-invalidate', true],
+        ['relay-prune', true],
       ]);
     } finally {
       await server.close();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEVELOPMENT_SYSTEM_SECRET, loadSettings, SettingsError } from '../src/config/settings';
+import { loadSettings, SettingsError } from '../src/config/settings';
 
 describe('loadSettings', () => {
   it('applies the documented defaults', () => {
@@ -25,7 +25,9 @@ describe('loadSettings', () => {
       bullBoardPassword: '',
       bullBoardReadOnly: true,
       logLevel: 'info',
-      systemSecretKey: DEVELOPMENT_SYSTEM_SECRET,
+      systemSecretKey: null,
+      relayRegisterRateLimit: 300,
+      relayPruneAfterDays: 30,
     });
   });
 
@@ -57,8 +59,17 @@ describe('loadSettings', () => {
     expect((error as SettingsError).problems).toHaveLength(6);
   });
 
-  it('requires SYSTEM_SECRET_KEY in production', () => {
-    expect(() => loadSettings({ NODE_ENV: 'production' })).toThrow(/SYSTEM_SECRET_KEY: is required/);
+  it('has no built-in system secret in any environment: unset means generated and kept in PostgreSQL', () => {
+    for (const NODE_ENV of ['development', 'test', 'production']) {
+      expect(loadSettings({ NODE_ENV }).systemSecretKey).toBeNull();
+      expect(loadSettings({ NODE_ENV, SYSTEM_SECRET_KEY: '' }).systemSecretKey).toBeNull();
+    }
     expect(loadSettings({ NODE_ENV: 'production', SYSTEM_SECRET_KEY: 'x'.repeat(40) }).systemSecretKey).toBe('x'.repeat(40));
+  });
+
+  it('reads the registration rate limit and the relay prune age, 0 turning either off', () => {
+    expect(loadSettings({ RELAY_REGISTER_RATE_LIMIT: '0', RELAY_PRUNE_AFTER_DAYS: '0' })).toMatchObject({ relayRegisterRateLimit: 0, relayPruneAfterDays: 0 });
+    expect(loadSettings({ RELAY_REGISTER_RATE_LIMIT: '1000', RELAY_PRUNE_AFTER_DAYS: '7' })).toMatchObject({ relayRegisterRateLimit: 1000, relayPruneAfterDays: 7 });
+    expect(() => loadSettings({ RELAY_REGISTER_RATE_LIMIT: '-1', RELAY_PRUNE_AFTER_DAYS: 'a month' })).toThrow(/RELAY_REGISTER_RATE_LIMIT:[\s\S]*RELAY_PRUNE_AFTER_DAYS:/);
   });
 });

@@ -30,6 +30,8 @@ export interface RedisLayout {
   };
   /** The hash of registered relays' public keys (relay id → key), read by every API process. */
   relayPublicKeys: string;
+  /** The registration counter of one client address (or IPv6 /64) in the current window. */
+  registrationRate(bucket: string): string;
   /** BullMQ's queue prefix. */
   bullPrefix: string;
   /** The prefix itself, for clean-up of everything under it. */
@@ -54,6 +56,7 @@ export function redisLayout(prefix: string): RedisLayout {
       key: (publicKey) => `${prefix}relayconfig-inv:k:${publicKey}`,
     },
     relayPublicKeys: `${prefix}relays:public-keys`,
+    registrationRate: (bucket) => `${prefix}relay-register-rate:${bucket}`,
     bullPrefix: `${prefix}bull`,
     prefix,
   };

@@ -15,6 +15,7 @@ export interface RelayKeyCache {
   publish(relayId: string, publicKey: string): Promise<void>;
   publishMany(entries: readonly { relayId: string; publicKey: string }[]): Promise<void>;
   remove(relayId: string): Promise<void>;
+  removeMany(relayIds: readonly string[]): Promise<void>;
 }
 
 export interface RelayKey {
@@ -50,6 +51,11 @@ export function createRelayKeyCache(redis: Redis, layout: RedisLayout, options =
     async remove(relayId) {
       await redis.hdel(hash, relayId);
       local.delete(relayId);
+    },
+    async removeMany(relayIds) {
+      if (relayIds.length === 0) return;
+      await redis.hdel(hash, ...relayIds);
+      for (const relayId of relayIds) local.delete(relayId);
     },
   };
 }

@@ -10,9 +10,6 @@ import { parseRelayPublicKey } from '../relay-auth/keys';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** Used only when NODE_ENV is development or test and no SYSTEM_SECRET_KEY is set. */
-export const DEVELOPMENT_SYSTEM_SECRET = 'relay-config-server-development-secret-do-not-use-in-production';
-
 export interface StaticRelay {
   publicKey: string;
   internal: boolean;
@@ -25,7 +22,8 @@ export interface Settings {
   redisKeyPrefix: string;
   port: number;
   workerPort: number;
-  systemSecretKey: string;
+  /** The operator's registration-token secret; null: generated once and kept in PostgreSQL. */
+  systemSecretKey: string | null;
   relayWhitelistPk: string[];
   relayStaticAuth: Record<string, StaticRelay>;
   internalSystemIps: string[];
@@ -43,6 +41,10 @@ export interface Settings {
   bullBoardReadOnly: boolean;
   logLevel: (typeof LOG_LEVELS)[number];
   globalConfig: Record<string, unknown>;
+  /** Registration requests per minute per client address; 0 turns the limit off. */
+  relayRegisterRateLimit: number;
+  /** Registered relays not seen for this many days are removed; 0 keeps them forever. */
+  relayPruneAfterDays: number;
 }
 
 export class SettingsError extends Error {
@@ -173,6 +175,8 @@ const schema = z.object({
   BULL_BOARD_READ_ONLY: bool(true),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   RELAY_GLOBAL_CONFIG: jsonObject,
+  RELAY_REGISTER_RATE_LIMIT: int(300, 0, 1_000_000),
+  RELAY_PRUNE_AFTER_DAYS: int(30, 0, 36_500),
 });
 
 /**
@@ -195,24 +199,15 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     }
   }
   const data = parsed.success ? parsed.data : undefined;
-  let systemSecretKey = data?.SYSTEM_SECRET_KEY ?? '';
-  const nodeEnv = data?.NODE_ENV ?? 'development';
-  if (systemSecretKey === '') {
-    if (nodeEnv === 'production') {
-      problems.push({ key: 'SYSTEM_SECRET_KEY', message: 'is required when NODE_ENV=production (use a long random string, the same on every replica)' });
-    } else {
-      systemSecretKey = DEVELOPMENT_SYSTEM_SECRET;
-    }
-  }
   if (problems.length > 0 || !data) throw new SettingsError(problems);
   return {
-    nodeEnv,
+    nodeEnv: data.NODE_ENV,
     databaseUrl: data.DATABASE_URL,
     redisUrl: data.REDIS_URL,
     redisKeyPrefix: data.REDIS_KEY_PREFIX,
     port: data.PORT,
     workerPort: data.WORKER_PORT,
-    systemSecretKey,
+    systemSecretKey: data.SYSTEM_SECRET_KEY === '' ? null : data.SYSTEM_SECRET_KEY,
     relayWhitelistPk: data.RELAY_WHITELIST_PK,
     relayStaticAuth: data.RELAY_STATIC_AUTH,
     internalSystemIps: data.INTERNAL_SYSTEM_IPS,
@@ -230,6 +225,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     bullBoardReadOnly: data.BULL_BOARD_READ_ONLY,
     logLevel: data.LOG_LEVEL,
     globalConfig: data.RELAY_GLOBAL_CONFIG,
+    relayRegisterRateLimit: data.RELAY_REGISTER_RATE_LIMIT,
+    relayPruneAfterDays: data.RELAY_PRUNE_AFTER_DAYS,
   };
 }
 

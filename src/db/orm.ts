@@ -3,6 +3,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Settings } from '../config/settings';
+import { clip } from '../logger';
 import { allEntities } from './entities';
 import { migrationsList } from './migrations';
 import { recordQuery } from './query-counter';
@@ -31,7 +32,8 @@ class PinoOrmLogger implements OrmLogger {
     this.pino.warn({ namespace }, message);
   }
   logQuery(context: { query: string } & LogContext): void {
-    if (context.level === 'error') this.pino.warn({ namespace: 'query', took: context.took }, context.query);
+    // The error thrown to the caller carries the whole statement; this line only marks the failure.
+    if (context.level === 'error') this.pino.warn({ namespace: 'query', took: context.took, queryLength: context.query.length }, clip(context.query, 200));
     else if (this.pino.isLevelEnabled('trace')) this.pino.trace({ namespace: 'query', took: context.took }, context.query);
   }
   setDebugMode(): void {}

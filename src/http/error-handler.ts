@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { isRedisUnavailable } from '../caches/redis';
 import { isPostgresUnavailable } from '../db/availability';
+import { clip } from '../logger';
 import { AppError, MalformedJsonError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError, UnsupportedMediaTypeError } from '../errors';
 
 /** Maps what body-parser, Redis and PostgreSQL throw onto the error catalogue. */
@@ -21,6 +22,19 @@ export function toAppError(error: unknown): AppError | null {
   return null;
 }
 
+/**
+ * An error as logged: a database error's message holds the failing statement with its values, and
+ * its stack repeats the message, so the message is clipped and the stack keeps only its frames.
+ */
+function loggable(error: unknown): unknown {
+  if (!(error instanceof Error) || error.message.length <= 1000) return error;
+  const copy = new Error(clip(error.message, 1000));
+  const frames = (error.stack ?? '').split('\n').filter((line) => line.startsWith('    at '));
+  copy.name = error.name;
+  copy.stack = [`${error.name}: ${copy.message}`, ...frames].join('\n');
+  return Object.assign(copy, { code: (error as { code?: unknown }).code });
+}
+
 /** The one place errors become responses: catalogue errors as they say, anything else a logged 500. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
@@ -31,7 +45,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     if (!appError) {
-      logger.error({ err: error, method: req.method, path: req.path }, 'unhandled error');
+      logger.error({ err: loggable(error), method: req.method, path: req.path }, 'unhandled error');
       res.status(500).json({ detail: 'Internal server error' });
       return;
     }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ConfigGenerations } from '../caches/config-generations';
 import type { ProjectConfigCache } from '../caches/project-config-cache';
+import type { RelayKeyCache } from '../caches/relay-key-cache';
 import type { Settings } from '../config/settings';
 import type { Orm } from '../db/orm';
 import type { Metrics } from '../metrics';
@@ -11,6 +12,8 @@ export interface JobDeps {
   settings: Settings;
   generations: ConfigGenerations;
   cache: ProjectConfigCache;
+  /** Published relay keys (on the worker's patient connection). */
+  relayKeys: RelayKeyCache;
   metrics: Metrics;
   logger: Logger;
   /** Whether build jobs are waiting or running anywhere (invalidations make way for them). */

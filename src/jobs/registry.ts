@@ -3,10 +3,12 @@ import type { Settings } from '../config/settings';
 import type { BuildJobData } from '../queues/build.queue';
 import type { EmailVerificationJobData } from '../queues/email-verification.queue';
 import type { InvalidateJobData } from '../queues/invalidate.queue';
+import { RELAY_PRUNE_EVERY_MS, RELAY_PRUNE_SCHEDULER, type RelayPruneJobData } from '../queues/relay-prune.queue';
 import { createQueue, type JobRetention } from '../queues/queue-factory';
 import { createBuildProcessor, releaseClaimsOfFailedJob } from './build-project-config.processor';
 import type { JobDeps } from './deps';
 import { createInvalidateProcessor } from './invalidate-project-config.processor';
+import { createPruneRelaysProcessor } from './prune-relays.processor';
 import { createRemoveUnverifiedMembersProcessor } from './remove-unverified-members.processor';
 
 /**
@@ -29,6 +31,8 @@ export interface JobKind<Data, Name extends string> {
   onFailed?(deps: JobDeps, job: Job<Data> | undefined, error: Error): Promise<void> | void;
   /** What a log line says about a job of this kind. */
   describe(data: Data): Record<string, unknown>;
+  /** A job the workers schedule themselves, every `everyMs` (one BullMQ job scheduler for the fleet). */
+  repeat?: { scheduler: string; everyMs: number; enabled(settings: Settings): boolean; data: Data };
 }
 
 const defineJobKind = <Data, Name extends string>(kind: JobKind<Data, Name>) => kind;
@@ -62,6 +66,16 @@ export const jobKinds = {
     concurrency: () => 1,
     processor: createRemoveUnverifiedMembersProcessor,
     describe: (data) => ({ organizationId: data.organizationId }),
+  }),
+  'relay-prune': defineJobKind<RelayPruneJobData, 'prune-relays'>({
+    queue: 'relay-prune',
+    jobName: 'prune-relays',
+    retention: { attempts: 3, backoffMs: 10_000, keepFailedS: 7 * 24 * 3600 },
+    concurrency: () => 1,
+    processor: createPruneRelaysProcessor,
+    describe: () => ({}),
+    // Relays re-register every 10 minutes, so an hour's lag is nothing.
+    repeat: { scheduler: RELAY_PRUNE_SCHEDULER, everyMs: RELAY_PRUNE_EVERY_MS, enabled: (settings) => settings.relayPruneAfterDays > 0, data: {} },
   }),
 };
 

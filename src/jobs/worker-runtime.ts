@@ -1,7 +1,8 @@
-import { Worker } from 'bullmq';
+import { Worker, type Queue } from 'bullmq';
 import { createConfigGenerations } from '../caches/config-generations';
 import { createRedisProjectConfigCache } from '../caches/project-config-cache';
 import { createWorkerRedis, type Redis } from '../caches/redis';
+import { createRelayKeyCache } from '../caches/relay-key-cache';
 import type { Container } from '../container';
 import type { JobDeps } from './deps';
 import { JOB_KIND_NAMES, jobKind, type JobKindName } from './registry';
@@ -27,6 +28,7 @@ export function workerJobDeps(container: Container, connection: Redis): JobDeps 
     settings,
     generations: createConfigGenerations(connection, layout, { markerTtlMs: settings.invalidationDelayMs + 60_000 }),
     cache: createRedisProjectConfigCache(connection, layout, { claimTtlS: settings.buildClaimTtlS }),
+    relayKeys: createRelayKeyCache(connection, layout),
     metrics: container.metrics,
     logger: container.logger,
     async buildsPending() {
@@ -58,6 +60,26 @@ export function startWorkers(container: Container, options: WorkerOptions = {}):
     return worker;
   });
 
+  // Scheduled kinds: every worker upserts the same scheduler (idempotent); the queue's connection
+  // fails fast, so a Redis that is down at start is asked again later.
+  const retries = new Set<NodeJS.Timeout>();
+  for (const name of kinds) {
+    const repeat = jobKind(name).repeat;
+    if (!repeat?.enabled(settings)) continue;
+    const queue = container.queues[name] as Queue;
+    const schedule = () => {
+      queue.upsertJobScheduler(repeat.scheduler, { every: repeat.everyMs }, { name: jobKind(name).jobName, data: repeat.data }).catch((error: Error) => {
+        logger.warn({ kind: name, err: error.message }, 'could not schedule the job yet; retrying in 30 s');
+        const retry = setTimeout(() => {
+          retries.delete(retry);
+          schedule();
+        }, 30_000).unref();
+        retries.add(retry);
+      });
+    };
+    schedule();
+  }
+
   metrics.queueDepthSource = async () => {
     const depth: Record<string, Record<string, number>> = {};
     for (const queue of Object.values(container.queues)) depth[queue.name] = await queue.getJobCounts('waiting', 'delayed', 'active', 'failed');
@@ -67,6 +89,7 @@ export function startWorkers(container: Container, options: WorkerOptions = {}):
   logger.info({ concurrency: settings.workerConcurrency, queues: kinds }, 'workers started');
   return {
     async close() {
+      for (const retry of retries) clearTimeout(retry);
       await Promise.all(workers.map((w) => w.close()));
       connection.disconnect();
     },

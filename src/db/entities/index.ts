@@ -4,6 +4,7 @@ import { ProjectKey } from './project-key.entity';
 import { ProjectTemplate, ProjectTemplateOption } from './project-template.entity';
 import { Project, ProjectOption } from './project.entity';
 import { Relay, RelayUsage } from './relay.entity';
+import { SystemOption } from './system-option.entity';
 import { Team } from './team.entity';
 import { ApiToken, OrganizationMember, User, UserPermission } from './user.entity';
 
@@ -13,6 +14,7 @@ export * from './project-key.entity';
 export * from './project-template.entity';
 export * from './project.entity';
 export * from './relay.entity';
+export * from './system-option.entity';
 export * from './team.entity';
 export * from './user.entity';
 
@@ -34,4 +36,5 @@ export const allEntities = [
   ApiToken,
   OrganizationMember,
   AuditLogEntry,
+  SystemOption,
 ];

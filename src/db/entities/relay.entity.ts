@@ -4,6 +4,7 @@ import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 export const Relay = defineEntity({
   name: 'Relay',
   tableName: 'relay',
+  indexes: [{ properties: ['lastSeen'] }],
   properties: {
     id: p.integer().primary().autoincrement(),
     relayId: p.uuid().unique(),
@@ -18,6 +19,7 @@ export const RelayUsage = defineEntity({
   name: 'RelayUsage',
   tableName: 'relay_usage',
   uniques: [{ properties: ['relayId', 'version'] }],
+  indexes: [{ properties: ['lastSeen'] }],
   properties: {
     id: p.integer().primary().autoincrement(),
     relayId: p.uuid(),

@@ -1,11 +1,12 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { Container } from '../../container';
-import { Relay, RelayUsage } from '../../db/entities';
-import { AppError } from '../../errors';
+import { Relay } from '../../db/entities';
+import { AppError, TooManyRequestsError } from '../../errors';
 import { parseRelayPublicKey, verifyRelaySignature } from '../../relay-auth/keys';
 import { relayAuth, UUID_RE } from '../../relay-auth/middleware';
 import { createRegistrationToken, verifyRegistrationToken } from '../../relay-auth/registration-token';
+import { recordRelayRegistration } from '../../services/relays';
 import { rawBody } from '../raw-body';
 import { projectConfigsHandler } from './project-configs';
 
@@ -21,7 +22,13 @@ const RAW_BODY_LIMIT = 1024 * 1024;
 
 const detail = (status: number, text: string, extra: Record<string, unknown> = {}) => new AppError('relay_registration', status, text, { detail: text, ...extra });
 
-const versionField = z.string({ error: 'This field is required.' }).regex(/^\d+\.\d+\.\d+([-.+][0-9A-Za-z.+-]*)?$/, 'Not a valid Relay version.');
+/** The length of `relay_usage.version` (Sentry's column too). */
+const VERSION_MAX_LENGTH = 32;
+
+const versionField = z
+  .string({ error: 'This field is required.' })
+  .max(VERSION_MAX_LENGTH, `Ensure this field has no more than ${VERSION_MAX_LENGTH} characters.`)
+  .regex(/^\d+\.\d+\.\d+([-.+][0-9A-Za-z.+-]*)?$/, 'Not a valid Relay version.');
 const challengeSchema = z.object({
   relay_id: z.string({ error: 'This field is required.' }).regex(UUID_RE, 'Must be a valid UUID.'),
   public_key: z.string({ error: 'This field is required.' }).min(1, 'This field may not be blank.'),
@@ -55,6 +62,14 @@ export function relaysRouter(container: Container): Router {
   const { settings, internalPolicy: policy } = container;
   const router = Router();
   const raw = rawBody(RAW_BODY_LIMIT);
+  const differentKey = () => detail(400, 'Attempted to register agent with a different public key');
+
+  // Before anything is read: a flood is refused at the cost of one Redis script per request.
+  router.use('/register', async (req: Request, _res: Response, next) => {
+    const retryAfterS = await container.registrationRateLimit.hit(req.ip);
+    if (retryAfterS !== null) throw new TooManyRequestsError(retryAfterS);
+    next();
+  });
 
   router.post('/register/challenge/', raw, async (req: Request, res: Response) => {
     const body = parseRegistrationBody(req, challengeSchema);
@@ -71,33 +86,28 @@ export function relaysRouter(container: Container): Router {
     if (typeof verified === 'string') throw detail(400, verified === 'expired' ? 'Signature expired' : 'Invalid relay signature');
     if (body.relay_id !== req.get('x-sentry-relay-id')) throw detail(400, 'relay_id in payload did not match header');
     const knownKey = policy.staticRelay(body.relay_id)?.publicKey ?? (await container.orm.em.fork().findOne(Relay, { relayId: body.relay_id }))?.publicKey;
-    if (knownKey !== undefined && knownKey !== publicKey) throw detail(400, 'Attempted to register agent with a different public key');
-    res.json({ relay_id: body.relay_id, token: createRegistrationToken(settings.systemSecretKey, body.relay_id, publicKey) });
+    if (knownKey !== undefined && knownKey !== publicKey) throw differentKey();
+    res.json({ relay_id: body.relay_id, token: createRegistrationToken(await container.systemSecret(), body.relay_id, publicKey) });
   });
 
   router.post('/register/response/', raw, async (req: Request, res: Response) => {
     const body = parseRegistrationBody(req, responseSchema);
     const signature = req.get('x-sentry-relay-signature');
     if (!signature) throw detail(400, 'Missing relay signature');
-    const token = verifyRegistrationToken(body.token, settings.systemSecretKey, REGISTRATION_MAX_AGE_S);
+    const token = verifyRegistrationToken(body.token, await container.systemSecret(), REGISTRATION_MAX_AGE_S);
     if (token === 'expired') throw detail(401, 'Challenge expired');
     if (token === 'invalid') throw detail(400, 'Invalid registration token');
     const key = parseRelayPublicKey(token.publicKey);
     const verified = key ? verifyRelaySignature(key, req.body as Buffer, signature, REGISTRATION_MAX_AGE_S) : 'malformed';
     if (typeof verified === 'string') throw detail(400, 'Invalid relay signature');
     if (token.relayId !== body.relay_id || body.relay_id !== req.get('x-sentry-relay-id')) throw detail(400, 'relay_id in payload did not match header');
-    if (!policy.staticRelay(body.relay_id)) {
-      const now = new Date();
-      const em = container.orm.em.fork();
-      await em.upsert(Relay, { relayId: body.relay_id, publicKey: token.publicKey, firstSeen: now, lastSeen: now }, {
-        onConflictFields: ['relayId'],
-        onConflictMergeFields: ['publicKey', 'lastSeen'],
-      });
-      await em.upsert(RelayUsage, { relayId: body.relay_id, version: body.version, publicKey: token.publicKey, firstSeen: now, lastSeen: now }, {
-        onConflictFields: ['relayId', 'version'],
-        onConflictMergeFields: ['lastSeen', 'publicKey'],
-      });
-      await container.relayKeys.publish(body.relay_id, token.publicKey);
+    const staticRelay = policy.staticRelay(body.relay_id);
+    if (staticRelay) {
+      if (staticRelay.publicKey !== token.publicKey) throw differentKey();
+    } else {
+      // A token issued before the relay registered (with another key) must not re-key it.
+      const outcome = await recordRelayRegistration(container, { relayId: body.relay_id, publicKey: token.publicKey, version: body.version });
+      if (outcome === 'different-public-key') throw differentKey();
     }
     res.json({ relay_id: body.relay_id });
   });

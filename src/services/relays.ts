@@ -1,0 +1,96 @@
+import { LockMode } from '@mikro-orm/core';
+import type { RelayKeyCache } from '../caches/relay-key-cache';
+import { Relay, RelayUsage } from '../db/entities';
+import type { Orm } from '../db/orm';
+
+/**
+ * Registered relays: registration, publication of their keys to the request path, and removal of
+ * the ones that stopped registering. PostgreSQL holds the truth; the Redis hash behind
+ * `RelayKeyCache` follows it, and is only written after the rows it mirrors are committed.
+ */
+
+export interface RelayServiceDeps {
+  orm: Orm;
+  relayKeys: RelayKeyCache;
+}
+
+export interface RelayRegistration {
+  relayId: string;
+  publicKey: string;
+  version: string;
+}
+
+/**
+ * Records a completed registration: the relay row (first registration) or its `last_seen` (a
+ * re-registration with the same key), and its usage row per version, in one transaction; the key
+ * is published after the commit. An existing relay's key is never changed: a registration with
+ * another key writes nothing and answers `different-public-key` (an operator removes a relay to
+ * let it register with a new key).
+ */
+export async function recordRelayRegistration(deps: RelayServiceDeps, registration: RelayRegistration, now: Date = new Date()): Promise<'registered' | 'different-public-key'> {
+  const { relayId, publicKey, version } = registration;
+  const outcome = await deps.orm.em.fork().transactional(async (em) => {
+    // One statement decides, so two first registrations racing with different keys cannot both win.
+    const kept = await em
+      .createQueryBuilder(Relay)
+      .insert({ relayId, publicKey, firstSeen: now, lastSeen: now })
+      .onConflict('relayId')
+      .merge(['lastSeen'])
+      .where({ publicKey })
+      .execute('all');
+    if (kept.length === 0) return 'different-public-key' as const;
+    await em.upsert(RelayUsage, { relayId, version, publicKey, firstSeen: now, lastSeen: now }, {
+      onConflictFields: ['relayId', 'version'],
+      onConflictMergeFields: ['lastSeen', 'publicKey'],
+    });
+    return 'registered' as const;
+  });
+  if (outcome === 'registered') await deps.relayKeys.publish(relayId, publicKey);
+  return outcome;
+}
+
+/**
+ * Copies every registered relay's key to Redis (e.g. after Redis lost its data), a page at a time
+ * in id order (keyset pagination), so neither the process nor PostgreSQL holds all relays at once.
+ * Returns how many keys were published.
+ */
+export async function publishRelayKeys(deps: RelayServiceDeps, pageSize = 1000): Promise<number> {
+  let afterId = 0;
+  let published = 0;
+  for (;;) {
+    const page = await deps.orm.em.fork().find(Relay, { id: { $gt: afterId } }, { fields: ['id', 'relayId', 'publicKey'], orderBy: { id: 'asc' }, limit: pageSize });
+    if (page.length === 0) return published;
+    await deps.relayKeys.publishMany(page.map((r) => ({ relayId: r.relayId, publicKey: r.publicKey })));
+    published += page.length;
+    if (page.length < pageSize) return published;
+    afterId = page[page.length - 1]!.id;
+  }
+}
+
+/**
+ * Removes the relays whose last registration is older than `cutoff`, with their usage rows, and
+ * takes their keys out of Redis; `batchSize` relays per transaction. The rows stay locked while the
+ * keys are removed, so a relay registering again meanwhile waits, is inserted afresh after the
+ * commit and publishes its key after that: a removal never wipes a newer registration's key.
+ * Returns how many relays were removed.
+ */
+export async function pruneRelays(deps: RelayServiceDeps, cutoff: Date, batchSize = 1000): Promise<number> {
+  let removed = 0;
+  for (;;) {
+    const batch = await deps.orm.em.fork().transactional(async (em) => {
+      // SKIP LOCKED: rows a registration is bumping right now are not stale.
+      const stale = await em.find(Relay, { lastSeen: { $lt: cutoff } }, { fields: ['id', 'relayId'], orderBy: { id: 'asc' }, limit: batchSize, lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE });
+      if (stale.length === 0) return 0;
+      const relayIds = stale.map((r) => r.relayId);
+      await deps.relayKeys.removeMany(relayIds);
+      await em.nativeDelete(RelayUsage, { relayId: { $in: relayIds } });
+      await em.nativeDelete(Relay, { id: { $in: stale.map((r) => r.id) } });
+      return stale.length;
+    });
+    removed += batch;
+    if (batch < batchSize) break;
+  }
+  // Usage rows of versions a live relay no longer runs (and of relays removed by hand) age out too.
+  await deps.orm.em.fork().nativeDelete(RelayUsage, { lastSeen: { $lt: cutoff } });
+  return removed;
+}
