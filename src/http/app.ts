@@ -1,9 +1,10 @@
 import express, { type Express } from 'express';
 import type { Container } from '../container';
-import { adminRouter } from '../admin/router';
+import { ADMIN_BODY_LIMIT_BYTES, adminRouter } from '../admin/router';
 import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { probesRouter } from './probes';
+import { refuseDeclaredOversize } from './raw-body';
 import { projectConfigsRoute, relaysRouter } from './routes/relays';
 
 /**
@@ -19,6 +20,9 @@ export function createApp(container: Container): Express {
 
   // The hot path first, before any other route is considered.
   app.post('/api/0/relays/projectconfigs/', ...projectConfigsRoute(container));
+
+  // No route reads more than the management API does; a larger declared body is refused at once.
+  app.use(refuseDeclaredOversize(ADMIN_BODY_LIMIT_BYTES));
 
   app.get('/readyz', async (_req, res) => {
     const checks = await container.readiness();
