@@ -61,4 +61,14 @@ describe('loadSettings', () => {
     expect(() => loadSettings({ NODE_ENV: 'production' })).toThrow(/SYSTEM_SECRET_KEY: is required/);
     expect(loadSettings({ NODE_ENV: 'production', SYSTEM_SECRET_KEY: 'x'.repeat(40) }).systemSecretKey).toBe('x'.repeat(40));
   });
+
+  it('takes SYSTEM_URL_PREFIX as an absolute http(s) URL without its trailing slash, defaulting to localhost and PORT', () => {
+    expect(loadSettings({}).systemUrlPrefix).toBe('http://localhost:3000');
+    expect(loadSettings({ PORT: '8080' }).systemUrlPrefix).toBe('http://localhost:8080');
+    expect(loadSettings({ SYSTEM_URL_PREFIX: 'https://sentry.example.com/' }).systemUrlPrefix).toBe('https://sentry.example.com');
+    expect(loadSettings({ SYSTEM_URL_PREFIX: 'https://example.com/sentry//' }).systemUrlPrefix).toBe('https://example.com/sentry');
+    for (const bad of ['sentry.example.com', '/relative', 'ftp://example.com', 'https://example.com/?a=1', 'https://u:p@example.com']) {
+      expect(() => loadSettings({ SYSTEM_URL_PREFIX: bad }), bad).toThrow(/SYSTEM_URL_PREFIX: must be an absolute http/);
+    }
+  });
 });

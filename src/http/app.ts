@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import type { Container } from '../container';
 import { ADMIN_BODY_LIMIT_BYTES, adminRouter } from '../admin/router';
+import { setSystemUrlPrefix } from '../admin/urls';
 import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { probesRouter } from './probes';
@@ -17,6 +18,7 @@ export function createApp(container: Container): Express {
   app.set('etag', false);
   app.set('x-powered-by', false);
   app.set('trust proxy', container.settings.trustProxy);
+  setSystemUrlPrefix(app, container.settings.systemUrlPrefix);
 
   // The hot path first, before any other route is considered.
   app.post('/api/0/relays/projectconfigs/', ...projectConfigsRoute(container));
