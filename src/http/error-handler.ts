@@ -24,13 +24,13 @@ export function toAppError(error: unknown): AppError | null {
     return new AppError('bad_request', 400, 'The request body could not be read');
   }
   if (isDecompressionError(error)) return new UndecodableBodyError();
+  // The router could not percent-decode a path segment (it marks the URIError 400).
+  if (error instanceof URIError && (error as { status?: unknown }).status === 400) return new AppError('bad_request', 400, 'Malformed percent-encoding in the URL path');
   // Anything else body-parser or http-errors marked as the client's fault stays a 4xx.
   const status = (error as { status?: unknown } | null)?.status;
   if ((error as { expose?: unknown } | null)?.expose === true && typeof status === 'number' && status >= 400 && status < 500) {
     return new AppError('bad_request', status, 'The request could not be read');
   }
-  // The router could not percent-decode a path segment (it marks the URIError 400).
-  if (error instanceof URIError && (error as { status?: unknown }).status === 400) return new AppError('bad_request', 400, 'Malformed percent-encoding in the URL path');
   if (isRedisUnavailable(error)) return new ServiceUnavailableError('redis');
   if (isPostgresUnavailable(error)) return new ServiceUnavailableError('postgres');
   return null;
