@@ -41,13 +41,28 @@ export class MalformedJsonError extends AppError {
 
 export class PayloadTooLargeError extends AppError {
   constructor(limit: string) {
-    super('payload_too_large', 413, `Request body is larger than ${limit}`);
+    // Closing the connection spares waiting for (and reading) a body that is refused anyway.
+    super('payload_too_large', 413, `Request body is larger than ${limit}`, undefined, { Connection: 'close' });
   }
 }
 
 export class UnsupportedMediaTypeError extends AppError {
   constructor() {
     super('unsupported_media_type', 415, 'Send the request body as application/json');
+  }
+}
+
+/** A `Content-Encoding` this endpoint does not decode. */
+export class UnsupportedEncodingError extends AppError {
+  constructor(accepted: string) {
+    super('unsupported_content_encoding', 415, `Unsupported Content-Encoding: ${accepted}`);
+  }
+}
+
+/** The body claims a `Content-Encoding` its bytes do not hold (bad or truncated gzip, deflate, br). */
+export class UndecodableBodyError extends AppError {
+  constructor() {
+    super('undecodable_body', 400, 'The request body could not be decompressed: its bytes do not match its Content-Encoding');
   }
 }
 

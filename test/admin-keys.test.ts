@@ -28,11 +28,11 @@ const em = () => container.orm.em.fork();
 const auditOf = (event: string) => em().find(AuditLogEntry, { organization: { slug: 'keys' }, event }, { orderBy: { id: 'asc' } });
 
 describe('project keys', () => {
-  it('shows a key as Sentry does, with DSNs built from the host the client called', async () => {
+  it('shows a key as Sentry does, with DSNs built from SYSTEM_URL_PREFIX, not from the Host the client sent', async () => {
     const res = await api.get(`${base}/${defaultKey.id}/`);
     expect(res.status).toBe(200);
     const key = await em().findOneOrFail(ProjectKey, { publicKey: defaultKey.id }, { populate: ['project'] });
-    const host = new URL(api.baseUrl).host;
+    const host = new URL(container.settings.systemUrlPrefix).host;
     expect(res.body).toEqual({
       id: key.publicKey,
       name: 'Default',
@@ -48,7 +48,7 @@ describe('project keys', () => {
       },
       dateCreated: key.dateAdded.toISOString(),
     });
-    // fetch cannot set Host; a plain HTTP request can, as a client behind a name would.
+    // fetch cannot set Host; a plain HTTP request can, as a client that lies about it would.
     const proxied = await new Promise<any>((resolve, reject) => {
       const url = new URL(`${api.baseUrl}${base}/${defaultKey.id}/`);
       const req = request(url, { headers: { host: 'sentry.example.com', authorization: `Bearer ${token}` } }, (res) => {
@@ -59,7 +59,7 @@ describe('project keys', () => {
       req.on('error', reject);
       req.end();
     });
-    expect(proxied.dsn.public).toBe(`http://${key.publicKey}@sentry.example.com/${key.project.id}`);
+    expect(proxied.dsn.public).toBe(`http://${key.publicKey}@${host}/${key.project.id}`);
   });
 
   it('creates a key (201) with a name and rate limit that reach the config as a key quota', async () => {

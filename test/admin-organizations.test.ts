@@ -198,8 +198,10 @@ describe('organization avatar', () => {
     const { avatarType, avatarUuid, avatarUrl } = res.body.avatar;
     expect(avatarType).toBe('upload');
     expect(avatarUuid).toMatch(/^[0-9a-f-]{36}$/);
-    expect(avatarUrl).toBe(`${api.baseUrl}/organization-avatar/${avatarUuid}/`);
-    const served = await fetch(avatarUrl);
+    expect(avatarUrl).toBe(`${container.settings.systemUrlPrefix}/organization-avatar/${avatarUuid}/`);
+    // The URL names the public prefix; this test's server listens elsewhere.
+    const local = (url: string) => `${api.baseUrl}${new URL(url).pathname}`;
+    const served = await fetch(local(avatarUrl));
     expect(served.status).toBe(200);
     expect(served.headers.get('content-type')).toBe('image/png');
     expect(Buffer.from(await served.arrayBuffer()).equals(png)).toBe(true);
@@ -211,8 +213,8 @@ describe('organization avatar', () => {
     const next = await api.put('/api/0/organizations/avatar/', { avatar: `data:image/jpeg;base64,${jpeg.toString('base64')}` });
     expect(next.body.avatar.avatarType).toBe('upload');
     expect(next.body.avatar.avatarUuid).not.toBe(avatarUuid);
-    expect((await fetch(avatarUrl)).status).toBe(404);
-    const servedJpeg = await fetch(next.body.avatar.avatarUrl);
+    expect((await fetch(local(avatarUrl))).status).toBe(404);
+    const servedJpeg = await fetch(local(next.body.avatar.avatarUrl));
     expect(servedJpeg.headers.get('content-type')).toBe('image/jpeg');
     expect(Buffer.from(await servedJpeg.arrayBuffer()).equals(jpeg)).toBe(true);
 

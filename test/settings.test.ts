@@ -72,4 +72,14 @@ describe('loadSettings', () => {
     expect(loadSettings({ RELAY_REGISTER_RATE_LIMIT: '1000', RELAY_PRUNE_AFTER_DAYS: '7' })).toMatchObject({ relayRegisterRateLimit: 1000, relayPruneAfterDays: 7 });
     expect(() => loadSettings({ RELAY_REGISTER_RATE_LIMIT: '-1', RELAY_PRUNE_AFTER_DAYS: 'a month' })).toThrow(/RELAY_REGISTER_RATE_LIMIT:[\s\S]*RELAY_PRUNE_AFTER_DAYS:/);
   });
+
+  it('takes SYSTEM_URL_PREFIX as an absolute http(s) URL without its trailing slash, defaulting to localhost and PORT', () => {
+    expect(loadSettings({}).systemUrlPrefix).toBe('http://localhost:3000');
+    expect(loadSettings({ PORT: '8080' }).systemUrlPrefix).toBe('http://localhost:8080');
+    expect(loadSettings({ SYSTEM_URL_PREFIX: 'https://sentry.example.com/' }).systemUrlPrefix).toBe('https://sentry.example.com');
+    expect(loadSettings({ SYSTEM_URL_PREFIX: 'https://example.com/sentry//' }).systemUrlPrefix).toBe('https://example.com/sentry');
+    for (const bad of ['sentry.example.com', '/relative', 'ftp://example.com', 'https://example.com/?a=1', 'https://u:p@example.com']) {
+      expect(() => loadSettings({ SYSTEM_URL_PREFIX: bad }), bad).toThrow(/SYSTEM_URL_PREFIX: must be an absolute http/);
+    }
+  });
 });

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { ApiToken, type User } from '../db/entities';
+import { ApiToken, type MemberRole, type User } from '../db/entities';
 import { ForbiddenError, UnauthorizedError } from '../errors';
 
 /**
@@ -20,6 +20,10 @@ export interface ApiAuth {
   user: User;
   scopes: ReadonlySet<Scope>;
   tokenId: number;
+  /** Set once capped to the user's role in one organization (`withinRole`). */
+  role?: MemberRole;
+  /** The token's own scopes, before the role capped them. */
+  tokenScopes?: ReadonlySet<Scope>;
 }
 
 declare module 'express-serve-static-core' {
@@ -66,11 +70,37 @@ export function hasScope(auth: ApiAuth, needed: Scope): boolean {
   return SATISFIED_BY[needed].some((s) => auth.scopes.has(s));
 }
 
+/**
+ * The scopes each organization role grants: Sentry's roles (`SENTRY_ROLES` in its
+ * `conf/server.py`) restricted to the scopes this API knows. Ordered weakest first.
+ */
+export const ROLE_SCOPES: Record<MemberRole, readonly Scope[]> = {
+  member: ['org:read', 'project:read'],
+  admin: ['org:read', 'project:read', 'project:write', 'project:admin'],
+  manager: ['org:read', 'org:write', 'project:read', 'project:write', 'project:admin'],
+  owner: SCOPES,
+};
+
+/**
+ * The authentication as it may act in an organization where its user holds `role`: the scopes
+ * the token holds (counting those its stronger scopes include) that the role also grants. A
+ * `member`'s `org:admin` token can read the organization, never delete it.
+ */
+export function withinRole(auth: ApiAuth, role: MemberRole): ApiAuth {
+  return { ...auth, scopes: new Set(ROLE_SCOPES[role].filter((s) => hasScope(auth, s))), role, tokenScopes: auth.scopes };
+}
+
 /** Throws 403 unless the token holds one of `anyOf` (or a stronger scope of the same kind). Superusers too. */
 export function requireScope(auth: ApiAuth, ...anyOf: Scope[]): void {
-  if (!anyOf.some((s) => hasScope(auth, s))) {
-    throw new ForbiddenError(`You do not have permission to perform this action. This needs the ${anyOf.map((s) => `"${s}"`).join(' or ')} scope.`);
-  }
+  if (anyOf.some((s) => hasScope(auth, s))) return;
+  const needed = `${anyOf.map((s) => `"${s}"`).join(' or ')} scope`;
+  const tokenScopes = auth.tokenScopes;
+  const cappedByRole = auth.role !== undefined && tokenScopes !== undefined && anyOf.some((s) => SATISFIED_BY[s].some((t) => tokenScopes.has(t)));
+  throw new ForbiddenError(
+    cappedByRole
+      ? `You do not have permission to perform this action. This needs the ${needed}, which your "${auth.role}" role in this organization does not grant.`
+      : `You do not have permission to perform this action. This needs the ${needed}.`,
+  );
 }
 
 const challenge = { 'WWW-Authenticate': 'Bearer realm="api"' };

@@ -203,7 +203,8 @@ export function registerOrganizationRoutes(api: Router, { container, authed }: A
 
   api.get('/organizations/:org/audit-logs/', ...authed, async (req, res) => {
     const em = emOf(req);
-    const organization = await organizationFor(em, authOf(req), pathParam(req, 'org'), ['org:read']);
+    // As Sentry's OrganizationAuditPermission: the log shows who changed what, more than a reader may see.
+    const organization = await organizationFor(em, authOf(req), pathParam(req, 'org'), ['org:write']);
     const event = req.query.event;
     const errors = createFieldErrors();
     if (event !== undefined && (typeof event !== 'string' || !(AUDIT_EVENTS as readonly string[]).includes(event))) {

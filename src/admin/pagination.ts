@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { BadRequestError } from '../errors';
-import { requestOrigin } from './urls';
+import { absoluteUrl } from './urls';
 
 /**
  * Sentry's offset pagination: `?cursor=<limit>:<page>:<is_prev>` in, and a `Link` header out
@@ -44,7 +44,7 @@ function linkFor(req: Request, cursor: string, rel: 'previous' | 'next', results
     if (key !== 'cursor' && typeof value === 'string') params.append(key, value);
   }
   params.append('cursor', cursor);
-  const url = `${requestOrigin(req)}${req.baseUrl}${req.path}?${params.toString().replace(/%3A/g, ':')}`;
+  const url = absoluteUrl(req, `${req.baseUrl}${req.path}?${params.toString().replace(/%3A/g, ':')}`);
   return `<${url}>; rel="${rel}"; results="${results}"; cursor="${cursor}"`;
 }
 

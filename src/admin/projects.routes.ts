@@ -49,10 +49,10 @@ export function registerProjectRoutes(api: Router, { authed }: AdminDeps): void 
       () =>
         emOf(req).transactional(async (em) => {
           const auth = authOf(req);
-          const organization = await visibleOrganization(em, auth, pathParam(req, 'org'));
+          const { organization, auth: scoped } = await visibleOrganization(em, auth, pathParam(req, 'org'));
           const team = await em.findOne(Team, { organization, slug: pathParam(req, 'team') });
           if (!team) throw new NotFoundError('The requested resource does not exist');
-          requireScope(auth, 'project:write');
+          requireScope(scoped, 'project:write');
           if (organization.status !== 'active') throw new ConflictError('The organization is pending deletion.');
           const body = parseBody(createSchema, jsonBody(req));
           const slug = slugOrDerived(body.slug, body.name);

@@ -12,6 +12,9 @@ import { registerTeamRoutes } from './teams.routes';
 import { registerTemplateRoutes } from './templates.routes';
 import { AVATAR_PATH } from './urls';
 
+/** The largest JSON body the management API reads (avatars arrive base64-encoded inside it). */
+export const ADMIN_BODY_LIMIT_BYTES = 2 * 1024 * 1024;
+
 /**
  * The management API under `/api/0/` (ADMIN_API.md) and the public avatar URLs. Authentication is
  * attached per route, not to the whole prefix, so a path no route takes (e.g. an unknown relay
@@ -22,7 +25,7 @@ export function adminRouter(container: Container): Router {
   const deps: AdminDeps = {
     container,
     // Token first: an unauthenticated request gets its 401 without its body being read.
-    authed: [requestEntityManager(fork), apiAuth, express.json({ limit: '2mb' })],
+    authed: [requestEntityManager(fork), apiAuth, express.json({ limit: ADMIN_BODY_LIMIT_BYTES })],
   };
   const api = Router();
   registerIndexRoutes(api, deps);

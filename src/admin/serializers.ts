@@ -3,7 +3,7 @@ import type { AuditLogEntry, Organization, Project, ProjectKey, ProjectTemplate,
 import { resolveOption, type OptionValues, type TrustedRelay } from '../options/registry';
 import { ORGANIZATION_OPTION_FIELDS, PROJECT_OPTION_FIELDS, optionFieldValues, otherOptions } from './option-fields';
 import { canonicalTrustedRelay } from './trusted-relays';
-import { avatarUrl, requestOrigin } from './urls';
+import { avatarUrl, systemUrlPrefix } from './urls';
 
 /**
  * The JSON of the management API: camelCase, ids as strings, shaped like Sentry's serializers
@@ -29,7 +29,7 @@ export function serializeUser(user: User) {
 
 /** The organization as lists show it (what sentry-cli needs, and a little more). */
 export function serializeOrganization(req: Request, organization: Organization) {
-  const origin = requestOrigin(req);
+  const origin = systemUrlPrefix(req);
   return {
     id: String(organization.id),
     slug: organization.slug,
@@ -103,11 +103,12 @@ export function keyRateLimit(key: ProjectKey): { count: number; window: number }
   return key.rateLimitCount !== null && key.rateLimitCount !== undefined && key.rateLimitWindow ? { count: key.rateLimitCount, window: key.rateLimitWindow } : null;
 }
 
-/** A DSN key; the DSN is built from the host the client called. */
+/** A DSN key; the DSN is built from `SYSTEM_URL_PREFIX` (a path in it stays in the DSN, as SDKs expect). */
 export function serializeKey(req: Request, key: ProjectKey) {
   const projectId = (key.project as Project).id;
-  const url = new URL(requestOrigin(req));
-  const dsn = (credentials: string) => `${url.protocol}//${credentials}@${url.host}/${projectId}`;
+  const url = new URL(systemUrlPrefix(req));
+  const path = url.pathname.replace(/\/+$/, '');
+  const dsn = (credentials: string) => `${url.protocol}//${credentials}@${url.host}${path}/${projectId}`;
   return {
     id: key.publicKey,
     name: key.label ?? null,

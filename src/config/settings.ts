@@ -24,6 +24,8 @@ export interface Settings {
   workerPort: number;
   /** The operator's registration-token secret; null: generated once and kept in PostgreSQL. */
   systemSecretKey: string | null;
+  /** Sentry's `system.url-prefix`: the public base URL of DSNs, avatar URLs and pagination links, no trailing slash. */
+  systemUrlPrefix: string;
   relayWhitelistPk: string[];
   relayStaticAuth: Record<string, StaticRelay>;
   internalSystemIps: string[];
@@ -95,6 +97,24 @@ const url = (protocols: string[], fallback: string) =>
       { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
     );
 
+/** An absolute http(s) base URL without query or fragment; trailing slashes trimmed. */
+const urlPrefix = z
+  .string()
+  .optional()
+  .refine(
+    (s) => {
+      if (s === undefined) return true;
+      try {
+        const parsed = new URL(s);
+        return (parsed.protocol === 'http:' || parsed.protocol === 'https:') && parsed.host !== '' && parsed.search === '' && parsed.hash === '' && parsed.username === '' && parsed.password === '';
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be an absolute http:// or https:// URL without query, fragment or credentials, e.g. https://sentry.example.com' },
+  )
+  .transform((s) => s?.replace(/\/+$/, ''));
+
 const relayPublicKeys = list.refine((keys) => keys.every((k) => parseRelayPublicKey(k) !== null), {
   message: 'every entry must be a relay public key (43 characters of unpadded base64url)',
 });
@@ -157,6 +177,7 @@ const schema = z.object({
   REDIS_KEY_PREFIX: z.string().default(''),
   PORT: int(3000, 0, 65535),
   WORKER_PORT: int(3001, 0, 65535),
+  SYSTEM_URL_PREFIX: urlPrefix,
   SYSTEM_SECRET_KEY: z.string().default(''),
   RELAY_WHITELIST_PK: relayPublicKeys.default([]),
   RELAY_STATIC_AUTH: staticAuth,
@@ -207,6 +228,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     redisKeyPrefix: data.REDIS_KEY_PREFIX,
     port: data.PORT,
     workerPort: data.WORKER_PORT,
+    systemUrlPrefix: data.SYSTEM_URL_PREFIX ?? `http://localhost:${data.PORT}`,
     systemSecretKey: data.SYSTEM_SECRET_KEY === '' ? null : data.SYSTEM_SECRET_KEY,
     relayWhitelistPk: data.RELAY_WHITELIST_PK,
     relayStaticAuth: data.RELAY_STATIC_AUTH,

@@ -1,9 +1,11 @@
 import express, { type Express } from 'express';
 import type { Container } from '../container';
-import { adminRouter } from '../admin/router';
+import { ADMIN_BODY_LIMIT_BYTES, adminRouter } from '../admin/router';
+import { setSystemUrlPrefix } from '../admin/urls';
 import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { probesRouter } from './probes';
+import { refuseDeclaredOversize } from './raw-body';
 import { projectConfigsRoute, relaysRouter } from './routes/relays';
 
 /**
@@ -16,9 +18,13 @@ export function createApp(container: Container): Express {
   app.set('etag', false);
   app.set('x-powered-by', false);
   app.set('trust proxy', container.settings.trustProxy);
+  setSystemUrlPrefix(app, container.settings.systemUrlPrefix);
 
   // The hot path first, before any other route is considered.
   app.post('/api/0/relays/projectconfigs/', ...projectConfigsRoute(container));
+
+  // No route reads more than the management API does; a larger declared body is refused at once.
+  app.use(refuseDeclaredOversize(ADMIN_BODY_LIMIT_BYTES));
 
   app.get('/readyz', async (_req, res) => {
     const checks = await container.readiness();

@@ -3,7 +3,15 @@ import type { Logger } from 'pino';
 import { isRedisUnavailable } from '../caches/redis';
 import { isPostgresUnavailable } from '../db/availability';
 import { clip } from '../logger';
-import { AppError, MalformedJsonError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError, UnsupportedMediaTypeError } from '../errors';
+import { AppError, MalformedJsonError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError, UndecodableBodyError, UnsupportedEncodingError, UnsupportedMediaTypeError } from '../errors';
+
+const ACCEPTED_ENCODINGS = 'send the body uncompressed (identity) or as gzip, deflate or br';
+
+/** What zlib throws for bytes that are not the stream they claim to be (bad header, truncated, bad brotli). */
+function isDecompressionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('Z_') || code.startsWith('ERR__ERROR_') || code.startsWith('ERR_BROTLI'));
+}
 
 /** Maps what body-parser, Redis and PostgreSQL throw onto the error catalogue. */
 export function toAppError(error: unknown): AppError | null {
@@ -11,12 +19,19 @@ export function toAppError(error: unknown): AppError | null {
   const type = (error as { type?: unknown } | null)?.type;
   if (type === 'entity.parse.failed') return new MalformedJsonError();
   if (type === 'entity.too.large') return new PayloadTooLargeError(String((error as { limit?: unknown }).limit ?? 'the limit') + ' bytes');
-  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new UnsupportedMediaTypeError();
+  if (type === 'encoding.unsupported') return new UnsupportedEncodingError(ACCEPTED_ENCODINGS);
+  if (type === 'charset.unsupported') return new UnsupportedMediaTypeError();
   if (type === 'request.aborted' || type === 'request.size.invalid' || type === 'stream.encoding.set') {
     return new AppError('bad_request', 400, 'The request body could not be read');
   }
+  if (isDecompressionError(error)) return new UndecodableBodyError();
   // The router could not percent-decode a path segment (it marks the URIError 400).
   if (error instanceof URIError && (error as { status?: unknown }).status === 400) return new AppError('bad_request', 400, 'Malformed percent-encoding in the URL path');
+  // Anything else body-parser or http-errors marked as the client's fault stays a 4xx.
+  const status = (error as { status?: unknown } | null)?.status;
+  if ((error as { expose?: unknown } | null)?.expose === true && typeof status === 'number' && status >= 400 && status < 500) {
+    return new AppError('bad_request', status, 'The request could not be read');
+  }
   if (isRedisUnavailable(error)) return new ServiceUnavailableError('redis');
   if (isPostgresUnavailable(error)) return new ServiceUnavailableError('postgres');
   return null;

@@ -1,5 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
-import { PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
+import { PayloadTooLargeError, UnsupportedEncodingError } from '../errors';
 
 /**
  * Reads the request body as raw bytes into `req.body` (signatures are verified over the exact
@@ -8,16 +9,15 @@ import { PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
  */
 export function rawBody(limitBytes: number): RequestHandler {
   return (req, _res, next) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limitBytes) {
-      req.resume();
-      next(new PayloadTooLargeError(`${limitBytes} bytes`));
+    const oversize = declaredOversize(req, limitBytes);
+    if (oversize) {
+      next(oversize);
       return;
     }
     const encoding = req.headers['content-encoding'];
-    if (encoding && encoding !== 'identity') {
+    if (encoding && encoding.toLowerCase() !== 'identity') {
       req.resume();
-      next(new UnsupportedMediaTypeError());
+      next(new UnsupportedEncodingError('the Relay endpoints take the body uncompressed (identity)'));
       return;
     }
     const chunks: Buffer[] = [];
@@ -44,4 +44,17 @@ export function rawBody(limitBytes: number): RequestHandler {
       next(Object.assign(error, { type: 'request.aborted' }));
     });
   };
+}
+
+/** A 413 when the declared `Content-Length` is over the limit, else null. */
+function declaredOversize(req: IncomingMessage, limitBytes: number): PayloadTooLargeError | null {
+  return Number(req.headers['content-length'] ?? 0) > limitBytes ? new PayloadTooLargeError(`${limitBytes} bytes`) : null;
+}
+
+/**
+ * 413 at once when the declared `Content-Length` is over the limit: the body is never awaited,
+ * so a client that declares megabytes and sends two bytes gets its answer without a timeout.
+ */
+export function refuseDeclaredOversize(limitBytes: number): RequestHandler {
+  return (req, _res, next) => next(declaredOversize(req, limitBytes) ?? undefined);
 }
