@@ -1,4 +1,5 @@
 import type { Container } from '../../src/container';
+import { JOB_KIND_NAMES, jobKind } from '../../src/jobs/registry';
 
 /** Waits until every queue of the job registry has had no waiting, delayed or active job for `quietMs`. */
 export async function waitForQueuesToSettle(container: Container, options: { timeoutMs?: number; quietMs?: number } = {}): Promise<void> {
@@ -6,8 +7,10 @@ export async function waitForQueuesToSettle(container: Container, options: { tim
   let quietSince: number | null = null;
   for (;;) {
     let busy = 0;
-    for (const queue of Object.values(container.queues)) {
-      const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
+    for (const name of JOB_KIND_NAMES) {
+      // A scheduled kind always has its next run delayed: only its running or waiting jobs count.
+      const states = jobKind(name).repeat ? (['waiting', 'active', 'prioritized'] as const) : (['waiting', 'delayed', 'active', 'prioritized'] as const);
+      const counts = await container.queues[name].getJobCounts(...states);
       busy += Object.values(counts).reduce((a, b) => a + b, 0);
     }
     if (busy === 0) {
