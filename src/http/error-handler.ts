@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { isRedisUnavailable } from '../caches/redis';
 import { isPostgresUnavailable } from '../db/availability';
 import { clip } from '../logger';
-import { AppError, MalformedJsonError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError, UndecodableBodyError, UnsupportedEncodingError, UnsupportedMediaTypeError } from '../errors';
+import { AppError, BadRequestError, INTERNAL_ERROR, MalformedJsonError, type ErrorCode, NotFoundError, PayloadTooLargeError, ServiceUnavailableError, UndecodableBodyError, UnsupportedEncodingError, UnsupportedMediaTypeError } from '../errors';
 
 const ACCEPTED_ENCODINGS = 'send the body uncompressed (identity) or as gzip, deflate or br';
 
@@ -12,6 +12,14 @@ function isDecompressionError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && (code.startsWith('Z_') || code.startsWith('ERR__ERROR_') || code.startsWith('ERR_BROTLI'));
 }
+
+/** Client-error statuses of http-errors that have a code of their own; any other is a plain 400. */
+const CLIENT_STATUS_CODES: Partial<Record<number, ErrorCode>> = {
+  408: 'request_timeout',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  431: 'request_header_fields_too_large',
+};
 
 /** Maps what body-parser, Redis and PostgreSQL throw onto the error catalogue. */
 export function toAppError(error: unknown): AppError | null {
@@ -22,15 +30,15 @@ export function toAppError(error: unknown): AppError | null {
   if (type === 'encoding.unsupported') return new UnsupportedEncodingError(ACCEPTED_ENCODINGS);
   if (type === 'charset.unsupported') return new UnsupportedMediaTypeError();
   if (type === 'request.aborted' || type === 'request.size.invalid' || type === 'stream.encoding.set') {
-    return new AppError('bad_request', 400, 'The request body could not be read');
+    return new BadRequestError('The request body could not be read', 'request_unreadable');
   }
   if (isDecompressionError(error)) return new UndecodableBodyError();
   // The router could not percent-decode a path segment (it marks the URIError 400).
-  if (error instanceof URIError && (error as { status?: unknown }).status === 400) return new AppError('bad_request', 400, 'Malformed percent-encoding in the URL path');
+  if (error instanceof URIError && (error as { status?: unknown }).status === 400) return new BadRequestError('Malformed percent-encoding in the URL path', 'request_unreadable');
   // Anything else body-parser or http-errors marked as the client's fault stays a 4xx.
   const status = (error as { status?: unknown } | null)?.status;
   if ((error as { expose?: unknown } | null)?.expose === true && typeof status === 'number' && status >= 400 && status < 500) {
-    return new AppError('bad_request', status, 'The request could not be read');
+    return new AppError(CLIENT_STATUS_CODES[status] ?? 'request_unreadable', 'The request could not be read');
   }
   if (isRedisUnavailable(error)) return new ServiceUnavailableError('redis');
   if (isPostgresUnavailable(error)) return new ServiceUnavailableError('postgres');
@@ -61,7 +69,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (!appError) {
       logger.error({ err: loggable(error), method: req.method, path: req.path }, 'unhandled error');
-      res.status(500).json({ detail: 'Internal server error' });
+      res.status(INTERNAL_ERROR.status).json(INTERNAL_ERROR.body);
       return;
     }
     if (appError.status >= 500) logger.warn({ code: appError.code, path: req.path }, appError.message);

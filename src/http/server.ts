@@ -1,6 +1,7 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
+import { AppError } from '../errors';
 
 /**
  * Listens with keep-alive settings suited to Relay, which pools connections and does not retry a
@@ -22,12 +23,13 @@ export async function listen(app: Express, port: number, host?: string): Promise
   return server;
 }
 
-/** Node's own statuses for what its HTTP parser refuses, with a JSON body like every other error. */
-const CLIENT_ERRORS: Record<string, [number, string, string]> = {
-  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'The request headers are too large'],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'The request was not received in time'],
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload Too Large', 'The chunk extensions are too large'],
+/** What Node's HTTP parser refuses, as catalogue errors (a JSON body like every other error). */
+const CLIENT_ERRORS: Record<string, AppError> = {
+  HPE_HEADER_OVERFLOW: new AppError('request_header_fields_too_large', 'The request headers are too large'),
+  ERR_HTTP_REQUEST_TIMEOUT: new AppError('request_timeout', 'The request was not received in time'),
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: new AppError('payload_too_large', 'The chunk extensions are too large'),
 };
+const NOT_HTTP = new AppError('request_unreadable', 'The request is not valid HTTP/1.1');
 
 /**
  * A request Node's parser cannot read (bad `Content-Length`, bad header bytes, a timeout) never
@@ -38,9 +40,9 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
     socket.destroy();
     return;
   }
-  const [status, reason, detail] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'Bad Request', 'The request is not valid HTTP/1.1'];
-  const body = JSON.stringify({ detail });
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  const answer = CLIENT_ERRORS[error.code ?? ''] ?? NOT_HTTP;
+  const body = JSON.stringify(answer.body);
+  socket.end(`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes idle sockets. */

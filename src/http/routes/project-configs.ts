@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { DISABLED_JSON, type LookupResult } from '../../caches/project-config-cache';
 import { computeConfigsByProject, computeProjectConfigs, reportConfigFailures, type ComputedConfig, type ComputeResult } from '../../db/compute-configs';
 import type { Container } from '../../container';
-import { AppError, BadRequestError, ServiceUnavailableError } from '../../errors';
+import { BadRequestError, RelayStringError, ServiceUnavailableError } from '../../errors';
 import { scheduleBuildProjectConfig } from '../../queues/build.queue';
 import type { AuthenticatedRelay } from '../../relay-auth/middleware';
 import { restrictConfig } from '../../relay-config/restricted-config';
@@ -210,19 +210,17 @@ export function projectConfigsHandler(container: Container) {
   return async (req: Request, res: Response): Promise<void> => {
     const relay = req.relay!;
     if (!relay.internal && !settings.relayAllowTrusted) {
-      res.status(403).json('Relay unauthorized for config information');
-      return;
+      throw new RelayStringError('relay_unauthorized', 'Relay unauthorized for config information');
     }
     const query = req.query.version; // Express 5 parses the query string on every access
     const version = typeof query === 'string' ? query : query === undefined ? '1' : '';
     if (!['1', '2', '3'].includes(version)) {
-      res.status(400).json('Unsupported version, we only support versions 1 to 3.');
-      return;
+      throw new RelayStringError('unsupported_version', 'Unsupported version, we only support versions 1 to 3.');
     }
     const request = parseRequest(req.relayBody ?? {});
     if (version === '3') return versionThree(relay, request, res);
     if (version === '2') return versionTwo(relay, request, res);
-    if (!relay.internal) throw new AppError('forbidden', 403, 'Relay unauthorized for config information', 'Relay unauthorized for config information');
+    if (!relay.internal) throw new RelayStringError('relay_unauthorized', 'Relay unauthorized for config information');
     return versionOne(request, res);
   };
 }

@@ -2,7 +2,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { z } from 'zod';
 import type { Container } from '../../container';
 import { Relay } from '../../db/entities';
-import { AppError, TooManyRequestsError } from '../../errors';
+import { BadRequestError, RelayRegistrationError, TooManyRequestsError, ValidationError } from '../../errors';
 import { parseRelayPublicKey, verifyRelaySignature } from '../../relay-auth/keys';
 import { relayAuth, UUID_RE } from '../../relay-auth/middleware';
 import { createRegistrationToken, verifyRegistrationToken } from '../../relay-auth/registration-token';
@@ -20,7 +20,7 @@ const REGISTRATION_MAX_AGE_S = 60;
 /** Relay sends at most 500 keys; 1 MiB is far above any genuine request. */
 const RAW_BODY_LIMIT = 1024 * 1024;
 
-const detail = (status: number, text: string, extra: Record<string, unknown> = {}) => new AppError('relay_registration', status, text, { detail: text, ...extra });
+const invalid = (text: string) => new RelayRegistrationError('relay_registration_invalid', text);
 
 /** The length of `relay_usage.version` (Sentry's column too). */
 const VERSION_MAX_LENGTH = 32;
@@ -46,14 +46,14 @@ function parseRegistrationBody<T>(req: Request, schema: z.ZodType<T>): T {
   try {
     body = JSON.parse((req.body as Buffer | undefined)?.toString('utf8') ?? '');
   } catch {
-    throw detail(400, 'No valid json body');
+    throw invalid('No valid json body');
   }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw detail(400, 'No valid json body');
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid('No valid json body');
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
     const fields: Record<string, string[]> = {};
     for (const issue of parsed.error.issues) (fields[String(issue.path[0] ?? 'non_field_errors')] ??= []).push(issue.message);
-    throw new AppError('validation_failed', 400, 'Invalid registration request', fields);
+    throw new ValidationError(fields, 'Invalid registration request');
   }
   return parsed.data;
 }
@@ -62,7 +62,7 @@ export function relaysRouter(container: Container): Router {
   const { settings, internalPolicy: policy } = container;
   const router = Router();
   const raw = rawBody(RAW_BODY_LIMIT);
-  const differentKey = () => detail(400, 'Attempted to register agent with a different public key');
+  const differentKey = () => invalid('Attempted to register agent with a different public key');
 
   // Before anything is read: a flood is refused at the cost of one Redis script per request.
   router.use('/register', async (req: Request, _res: Response, next) => {
@@ -76,15 +76,15 @@ export function relaysRouter(container: Container): Router {
     const publicKey = body.public_key;
     const isStatic = policy.staticRelay(body.relay_id) !== undefined;
     if (!settings.relayOpenRegistration && !isStatic && !policy.isInternalRequest(body.relay_id, publicKey, req.ip)) {
-      throw detail(403, 'Relay is not allowed to register');
+      throw new RelayRegistrationError('relay_registration_refused', 'Relay is not allowed to register');
     }
     const signature = req.get('x-sentry-relay-signature');
-    if (!signature) throw detail(400, 'Missing relay signature');
+    if (!signature) throw invalid('Missing relay signature');
     const key = parseRelayPublicKey(publicKey);
-    if (!key) throw detail(400, 'Invalid public key');
+    if (!key) throw invalid('Invalid public key');
     const verified = verifyRelaySignature(key, req.body as Buffer, signature, REGISTRATION_MAX_AGE_S);
-    if (typeof verified === 'string') throw detail(400, verified === 'expired' ? 'Signature expired' : 'Invalid relay signature');
-    if (body.relay_id !== req.get('x-sentry-relay-id')) throw detail(400, 'relay_id in payload did not match header');
+    if (typeof verified === 'string') throw invalid(verified === 'expired' ? 'Signature expired' : 'Invalid relay signature');
+    if (body.relay_id !== req.get('x-sentry-relay-id')) throw invalid('relay_id in payload did not match header');
     const knownKey = policy.staticRelay(body.relay_id)?.publicKey ?? (await container.orm.em.fork().findOne(Relay, { relayId: body.relay_id }))?.publicKey;
     if (knownKey !== undefined && knownKey !== publicKey) throw differentKey();
     res.json({ relay_id: body.relay_id, token: createRegistrationToken(await container.systemSecret(), body.relay_id, publicKey) });
@@ -93,14 +93,14 @@ export function relaysRouter(container: Container): Router {
   router.post('/register/response/', raw, async (req: Request, res: Response) => {
     const body = parseRegistrationBody(req, responseSchema);
     const signature = req.get('x-sentry-relay-signature');
-    if (!signature) throw detail(400, 'Missing relay signature');
+    if (!signature) throw invalid('Missing relay signature');
     const token = verifyRegistrationToken(body.token, await container.systemSecret(), REGISTRATION_MAX_AGE_S);
-    if (token === 'expired') throw detail(401, 'Challenge expired');
-    if (token === 'invalid') throw detail(400, 'Invalid registration token');
+    if (token === 'expired') throw new RelayRegistrationError('relay_challenge_expired', 'Challenge expired');
+    if (token === 'invalid') throw invalid('Invalid registration token');
     const key = parseRelayPublicKey(token.publicKey);
     const verified = key ? verifyRelaySignature(key, req.body as Buffer, signature, REGISTRATION_MAX_AGE_S) : 'malformed';
-    if (typeof verified === 'string') throw detail(400, 'Invalid relay signature');
-    if (token.relayId !== body.relay_id || body.relay_id !== req.get('x-sentry-relay-id')) throw detail(400, 'relay_id in payload did not match header');
+    if (typeof verified === 'string') throw invalid('Invalid relay signature');
+    if (token.relayId !== body.relay_id || body.relay_id !== req.get('x-sentry-relay-id')) throw invalid('relay_id in payload did not match header');
     const staticRelay = policy.staticRelay(body.relay_id);
     if (staticRelay) {
       if (staticRelay.publicKey !== token.publicKey) throw differentKey();
@@ -121,7 +121,7 @@ export function relaysRouter(container: Container): Router {
   router.post('/publickeys/', ...authenticated, async (req: Request, res: Response) => {
     const relayIds = (req.relayBody as { relay_ids?: unknown } | undefined)?.relay_ids;
     if (!Array.isArray(relayIds) || relayIds.some((id) => typeof id !== 'string') || relayIds.length > 1000) {
-      throw new AppError('bad_request', 400, 'relay_ids must be a list of at most 1000 relay ids');
+      throw new BadRequestError('relay_ids must be a list of at most 1000 relay ids');
     }
     const relays: Record<string, { publicKey: string; internal: boolean } | null> = {};
     const publicKeys: Record<string, string | null> = {};
