@@ -5,6 +5,7 @@ import { initOrm, type Orm } from '../src/db/orm';
 import { OPTION_DEFINITIONS } from '../src/options/registry';
 import { buildProjectConfig } from '../src/relay-config/project-config';
 import { defineSection, guardedLookup, type OptionLookup } from '../src/relay-config/section';
+import type { OptionName } from '../src/options/registry';
 import { CONFIG_INPUTS, CONFIG_SECTIONS, RESTRICTED_FIELDS } from '../src/relay-config/sections';
 import type { BuildContext } from '../src/relay-config/types';
 import { freshDatabaseUrl } from './support/harness';
@@ -18,11 +19,11 @@ const rows = {
 };
 
 /** A lookup of registered defaults that records which names were read. */
-function recordingLookup(read: Set<string>): OptionLookup {
-  return <T>(name: string): T => {
+function recordingLookup(read: Set<string>): OptionLookup<OptionName> {
+  return ((name: OptionName) => {
     read.add(name);
-    return OPTION_DEFINITIONS.find((d) => d.key === name)!.default as T;
-  };
+    return OPTION_DEFINITIONS.find((d) => d.key === name)!.default;
+  }) as OptionLookup<OptionName>;
 }
 
 describe('config sections: declarations match the code', () => {

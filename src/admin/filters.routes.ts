@@ -40,7 +40,7 @@ function serializeFilter(id: FilterId, value: unknown) {
 
 async function filterValue(em: EntityManager, project: Project, id: FilterId): Promise<unknown> {
   const { own, template } = await projectOptionSources(em, project);
-  return resolveOption(`filters:${id}`, own, template);
+  return resolveOption(`filters:${id}` as const, own, template);
 }
 
 export function registerFilterRoutes(api: Router, { authed }: AdminDeps): void {

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Organization, Project, ProjectTemplate } from '../db/entities';
-import { deleteOption, setOption, storedOptions } from '../db/option-store';
-import { OptionValidationError, resolveOption, validateOption, type OptionScope, type OptionValues } from '../options/registry';
+import { deleteOption, projectOptionSources, setOption, storedOptions } from '../db/option-store';
+import { OptionValidationError, resolveOption, validateOption, type OptionName, type OptionScope, type OptionValues } from '../options/registry';
 import { describeChange } from './audit-log';
 import { isPlainObject, type FieldErrors } from './validation';
 
@@ -14,7 +14,7 @@ import { isPlainObject, type FieldErrors } from './validation';
 export interface OptionField {
   /** The camelCase API field. */
   field: string;
-  option: string;
+  option: OptionName;
   /** Cleans the input before validation (the registry reports what is still wrong). */
   normalize?: (value: unknown) => unknown;
   /** Extra checks beyond the registry's schema; returns error messages. */
@@ -40,7 +40,7 @@ function originProblems(value: unknown): string[] {
   return problems;
 }
 
-const bool = (field: string, option: string): OptionField => ({ field, option });
+const bool = (field: string, option: OptionName): OptionField => ({ field, option });
 
 export const ORGANIZATION_OPTION_FIELDS: readonly OptionField[] = [
   bool('dataScrubber', 'sentry:require_scrub_data'),
@@ -140,13 +140,6 @@ export async function applyOptionWrites(em: EntityManager, owner: OptionOwner, w
   return changes;
 }
 
-/** A project's stored options and its template's, from which effective values resolve. */
-export async function projectOptionSources(em: EntityManager, project: Project): Promise<{ own: OptionValues; template: OptionValues | null }> {
-  const own = await storedOptions(em, { scope: 'project', entity: project });
-  const template = project.template ? await storedOptions(em, { scope: 'template', entity: project.template as ProjectTemplate }) : null;
-  return { own, template };
-}
-
 /** The effective value of every option field, for responses. */
 export function optionFieldValues(fields: readonly OptionField[], own: OptionValues, template?: OptionValues | null): Record<string, unknown> {
   return Object.fromEntries(fields.map((f) => [f.field, resolveOption(f.option, own, template)]));
@@ -157,3 +150,5 @@ export function otherOptions(fields: readonly OptionField[], own: OptionValues, 
   const named = new Set([...fields.map((f) => f.option), ...reserved]);
   return Object.fromEntries([...own].filter(([key]) => !named.has(key)).sort(([a], [b]) => a.localeCompare(b)));
 }
+
+export { projectOptionSources };

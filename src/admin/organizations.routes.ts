@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { disableKeysOnCommit } from '../db/config-change-subscriber';
 import { AuditLogEntry, Organization, OrganizationAvatar, OrganizationMember, ProjectKey, type User } from '../db/entities';
 import { setOption, storedOptions } from '../db/option-store';
-import { resolveOption, type TrustedRelay } from '../options/registry';
+import { resolveOption } from '../options/registry';
 import { scheduleRemoveUnverifiedMembers } from '../queues/email-verification.queue';
 import { ConflictError } from '../errors';
 import { organizationFor } from './access';
@@ -21,7 +21,7 @@ import { conflictOnDuplicate, createFieldErrors, jsonBody, nameSchema, parseBody
 
 /** Organizations: create, list, read, settings (ADMIN_API.md), scheduled deletion, audit log. */
 
-const TRUSTED_RELAYS = 'sentry:trusted-relays';
+const TRUSTED_RELAYS = 'sentry:trusted-relays' as const;
 const ORG_NAME_MAX = 64;
 
 const createSchema = z.strictObject({ name: nameSchema(ORG_NAME_MAX), slug: slugSchema.optional() });
@@ -83,7 +83,7 @@ async function applyAvatar(em: EntityManager, organization: Organization, change
 /** Saves the trusted relays; returns the audit wording, or null when the list is unchanged. */
 async function applyTrustedRelays(em: EntityManager, organization: Organization, incoming: TrustedRelayInput[]): Promise<string | null> {
   const stored = await storedOptions(em, { scope: 'organization', entity: organization });
-  const current = resolveOption<TrustedRelay[]>(TRUSTED_RELAYS, stored).map(canonicalTrustedRelay);
+  const current = resolveOption(TRUSTED_RELAYS, stored).map(canonicalTrustedRelay);
   const { value, changed } = mergeTrustedRelays(current, incoming, new Date());
   if (!changed) return null;
   await setOption(em, { scope: 'organization', entity: organization }, TRUSTED_RELAYS, value);

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import type { AuditLogEntry, Organization, Project, ProjectKey, ProjectTemplate, Team, User } from '../db/entities';
-import { resolveOption, type OptionValues, type TrustedRelay } from '../options/registry';
+import { resolveOption, type OptionValues } from '../options/registry';
 import { ORGANIZATION_OPTION_FIELDS, PROJECT_OPTION_FIELDS, optionFieldValues, otherOptions } from './option-fields';
 import { canonicalTrustedRelay } from './trusted-relays';
 import { avatarUrl, systemUrlPrefix } from './urls';
@@ -50,11 +50,11 @@ export function serializeOrganization(req: Request, organization: Organization) 
   };
 }
 
-const TRUSTED_RELAYS = 'sentry:trusted-relays';
+const TRUSTED_RELAYS = 'sentry:trusted-relays' as const;
 
 /** The organization with its settings (`options` holds the stored options without a field of their own). */
 export function serializeOrganizationDetails(req: Request, organization: Organization, stored: OptionValues) {
-  const trustedRelays = resolveOption<TrustedRelay[]>(TRUSTED_RELAYS, stored).map(canonicalTrustedRelay);
+  const trustedRelays = resolveOption(TRUSTED_RELAYS, stored).map(canonicalTrustedRelay);
   return {
     ...serializeOrganization(req, organization),
     ...optionFieldValues(ORGANIZATION_OPTION_FIELDS, stored),

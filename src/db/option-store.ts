@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { assertKnownOption, resolveOption, validateOption, type OptionScope } from '../options/registry';
+import { assertKnownOption, resolveOption, validateOption, type OptionScope, type OptionValue, type OptionValues, type OrganizationOptionName, type ProjectOptionName } from '../options/registry';
 import {
   OrganizationOption,
   ProjectOption,
@@ -90,13 +90,19 @@ export async function storedOptions(em: EntityManager, owner: Owner): Promise<Ma
 }
 
 /** An organization option's effective value (stored, else the registered default). */
-export async function getOrganizationOption<T = unknown>(em: EntityManager, organization: Organization, key: string): Promise<T> {
-  return resolveOption<T>(key, await storedOptions(em, { scope: 'organization', entity: organization }));
+export async function getOrganizationOption<K extends OrganizationOptionName>(em: EntityManager, organization: Organization, key: K): Promise<OptionValue<K>> {
+  return resolveOption(key, await storedOptions(em, { scope: 'organization', entity: organization }));
+}
+
+/** A project's stored options and its template's, from which its effective values resolve. */
+export async function projectOptionSources(em: EntityManager, project: Project): Promise<{ own: OptionValues; template: OptionValues | null }> {
+  const own = await storedOptions(em, { scope: 'project', entity: project });
+  const template = project.template ? await storedOptions(em, { scope: 'template', entity: project.template as ProjectTemplate }) : null;
+  return { own, template };
 }
 
 /** A project option's effective value: the project's own, else its template's, else the default. */
-export async function getProjectOption<T = unknown>(em: EntityManager, project: Project, key: string): Promise<T> {
-  const own = await storedOptions(em, { scope: 'project', entity: project });
-  const template = project.template ? await storedOptions(em, { scope: 'template', entity: project.template as ProjectTemplate }) : null;
-  return resolveOption<T>(key, own, template);
+export async function getProjectOption<K extends ProjectOptionName>(em: EntityManager, project: Project, key: K): Promise<OptionValue<K>> {
+  const { own, template } = await projectOptionSources(em, project);
+  return resolveOption(key, own, template);
 }

@@ -104,13 +104,13 @@ export const LEGACY_BROWSER_SUBFILTERS = [
   'edge_pre_79',
 ] as const;
 
-function define<T>(
-  key: string,
-  scopes: readonly OptionScope[],
+function define<const K extends string, const S extends readonly OptionScope[], T>(
+  key: K,
+  scopes: S,
   schema: z.ZodType<T>,
-  fallback: T,
+  fallback: NoInfer<T>,
   description: string,
-): OptionDefinition<T> {
+): OptionDefinition<T> & { key: K; scopes: S } {
   return { key, scopes, schema, default: fallback, description };
 }
 
@@ -118,7 +118,7 @@ const ORG = ['organization'] as const;
 const PROJECT = ['project'] as const;
 const BOTH = ['organization', 'project'] as const;
 
-export const OPTION_DEFINITIONS: readonly OptionDefinition[] = [
+const DEFINITIONS = [
   define('sentry:require_scrub_data', ORG, z.boolean(), false, 'force data scrubbing in every project'),
   define('sentry:require_scrub_defaults', ORG, z.boolean(), false, 'force the default scrubbers in every project'),
   define('sentry:require_scrub_ip_address', ORG, z.boolean(), false, 'force IP address scrubbing in every project'),
@@ -141,7 +141,7 @@ export const OPTION_DEFINITIONS: readonly OptionDefinition[] = [
     'filters:legacy-browsers',
     PROJECT,
     z.union([filterSwitch, z.array(z.enum(LEGACY_BROWSER_SUBFILTERS)).max(LEGACY_BROWSER_SUBFILTERS.length)]),
-    '0' as '0' | '1' | string[],
+    '0',
     'inbound filter: legacy browsers ("1" or a list of subfilters)',
   ),
   define('sentry:error_messages', PROJECT, boundedList('sentry:error_messages'), [] as string[], 'error message patterns to drop'),
@@ -155,7 +155,25 @@ export const OPTION_DEFINITIONS: readonly OptionDefinition[] = [
   ),
   define('sentry:csp_ignored_sources_defaults', PROJECT, z.boolean(), true, 'drop CSP reports from the default noisy sources'),
   define('sentry:csp_ignored_sources', PROJECT, boundedList('sentry:csp_ignored_sources'), [] as string[], 'extra CSP sources to drop'),
-];
+] as const;
+
+type Definition = (typeof DEFINITIONS)[number];
+/** Every registered option key: a typo in a lookup is a type error, not a run-time one. */
+export type OptionName = Definition['key'];
+/** The value type of an option, from its schema. */
+export type OptionValue<K extends OptionName> = Extract<Definition, { key: K }> extends OptionDefinition<infer T> ? T : never;
+type NamesAt<S extends OptionScope> = Definition extends infer D ? (D extends { key: infer K; scopes: readonly (infer X)[] } ? (S extends X ? K : never) : never) : never;
+/** Options a project (and a template) may store. */
+export type ProjectOptionName = NamesAt<'project'>;
+/** Options an organization may store. */
+export type OrganizationOptionName = NamesAt<'organization'>;
+
+export const OPTION_DEFINITIONS: readonly OptionDefinition[] = DEFINITIONS as readonly OptionDefinition[];
+
+/** Narrows a run-time string (a request field, a stored row) to a registered option key. */
+export function isOptionName(key: string): key is OptionName {
+  return BY_KEY.has(key);
+}
 
 const BY_KEY = new Map(OPTION_DEFINITIONS.map((d) => [d.key, d]));
 
@@ -198,11 +216,12 @@ export function validateOption(scope: OptionScope, key: string, value: unknown):
 
 export type OptionValues = ReadonlyMap<string, unknown>;
 
-/** An option's effective value: the stored value, else the template's, else the registered default. */
-export function resolveOption<T = unknown>(key: string, own: OptionValues, template?: OptionValues | null): T {
-  if (own.has(key)) return own.get(key) as T;
-  if (template?.has(key)) return template.get(key) as T;
-  const definition = BY_KEY.get(key);
-  if (!definition) throw new Error(`resolveOption: unknown option ${key}`);
-  return definition.default as T;
+/**
+ * An option's effective value: the stored value, else the template's, else the registered default
+ * — the one place this fallback is written (builder, API and CLI all read options through it).
+ */
+export function resolveOption<K extends OptionName>(key: K, own: OptionValues, template?: OptionValues | null): OptionValue<K> {
+  if (own.has(key)) return own.get(key) as OptionValue<K>;
+  if (template?.has(key)) return template.get(key) as OptionValue<K>;
+  return BY_KEY.get(key)!.default as OptionValue<K>;
 }

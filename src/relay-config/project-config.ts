@@ -1,5 +1,5 @@
-import { resolveOption } from '../options/registry';
-import { guardedLookup, type SectionInput } from './section';
+import { resolveOption, type OrganizationOptionName, type ProjectOptionName } from '../options/registry';
+import { guardedLookup, type OrganizationOptionLookup, type ProjectOptionLookup, type SectionInput } from './section';
 import { CONFIG_SECTIONS } from './sections';
 import type { BuildContext, DisabledConfig, KeyRow, ProjectConfig, ProjectConfigBody, ProjectConfigInput } from './types';
 
@@ -43,8 +43,8 @@ function orderedActiveKeys(all: KeyRow[], requested: KeyRow): KeyRow[] {
 type FoundInput = ProjectConfigInput & Pick<SectionInput, 'key' | 'project' | 'organization'>;
 
 function buildConfigBody(input: FoundInput, ctx: BuildContext): ProjectConfigBody {
-  const projectOption = <T>(name: string) => resolveOption<T>(name, input.projectOptions, input.templateOptions);
-  const organizationOption = <T>(name: string) => resolveOption<T>(name, input.organizationOptions);
+  const projectOption = ((name: ProjectOptionName) => resolveOption(name, input.projectOptions, input.templateOptions)) as ProjectOptionLookup;
+  const organizationOption = ((name: OrganizationOptionName) => resolveOption(name, input.organizationOptions)) as OrganizationOptionLookup;
   const body: Partial<ProjectConfigBody> = {};
   for (const section of CONFIG_SECTIONS) {
     Object.assign(

@@ -1,3 +1,4 @@
+import type { OptionValue, OrganizationOptionName, ProjectOptionName } from '../options/registry';
 import type { BuildContext, KeyRow, OrganizationRow, ProjectConfigBody, ProjectRow } from './types';
 
 /**
@@ -20,34 +21,37 @@ export interface ConfigSection {
 
 export interface SectionReads {
   /** Project options (project value, then template value, then the registered default). */
-  projectOptions?: readonly string[];
-  organizationOptions?: readonly string[];
+  projectOptions?: readonly ProjectOptionName[];
+  organizationOptions?: readonly OrganizationOptionName[];
   /** Columns of the rows, by entity property name. */
   keyColumns?: readonly (keyof KeyRow)[];
   projectColumns?: readonly (keyof ProjectRow)[];
   organizationColumns?: readonly (keyof OrganizationRow)[];
 }
 
-export type OptionLookup = <T>(name: string) => T;
+/** Reads one option's effective value, typed by the registry: a misspelt name does not compile. */
+export type OptionLookup<N extends string> = <K extends N>(name: K) => K extends ProjectOptionName | OrganizationOptionName ? OptionValue<K> : never;
+export type ProjectOptionLookup = OptionLookup<ProjectOptionName>;
+export type OrganizationOptionLookup = OptionLookup<OrganizationOptionName>;
 
 export interface SectionInput {
   key: KeyRow;
   project: ProjectRow;
   organization: OrganizationRow;
-  projectOption: OptionLookup;
-  organizationOption: OptionLookup;
+  projectOption: ProjectOptionLookup;
+  organizationOption: OrganizationOptionLookup;
   ctx: BuildContext;
 }
 
 export const defineSection = (section: ConfigSection): ConfigSection => section;
 
 /** An option lookup that refuses names the section did not declare: a declaration cannot drift from the code. */
-export function guardedLookup(section: string, declared: readonly string[] | undefined, lookup: OptionLookup): OptionLookup {
-  const allowed = new Set(declared ?? []);
-  return <T>(name: string): T => {
+export function guardedLookup<N extends string>(section: string, declared: readonly N[] | undefined, lookup: OptionLookup<N>): OptionLookup<N> {
+  const allowed = new Set<string>(declared ?? []);
+  return ((name: N) => {
     if (!allowed.has(name)) throw new Error(`config section "${section}" reads the option "${name}" without declaring it`);
-    return lookup<T>(name);
-  };
+    return lookup(name);
+  }) as OptionLookup<N>;
 }
 
 export function unique<T>(values: readonly T[]): T[] {

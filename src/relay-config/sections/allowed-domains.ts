@@ -14,5 +14,5 @@ export const allowedDomainsSection = defineSection({
   fields: ['allowedDomains'],
   reads: { projectOptions: ['sentry:origins'] },
   restricted: true,
-  build: ({ projectOption, ctx }) => ({ allowedDomains: allowedDomains(projectOption<string[]>('sentry:origins'), ctx.allowedOrigins) }),
+  build: ({ projectOption, ctx }) => ({ allowedDomains: allowedDomains(projectOption('sentry:origins'), ctx.allowedOrigins) }),
 });

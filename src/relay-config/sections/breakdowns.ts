@@ -6,5 +6,5 @@ export const breakdownsSection = defineSection({
   fields: ['breakdownsV2'],
   reads: { projectOptions: ['sentry:breakdowns'] },
   restricted: true,
-  build: ({ projectOption }) => ({ breakdownsV2: projectOption<Record<string, unknown>>('sentry:breakdowns') }),
+  build: ({ projectOption }) => ({ breakdownsV2: projectOption('sentry:breakdowns') }),
 });

@@ -11,11 +11,11 @@ export const datascrubbingSettingsSection = defineSection({
   restricted: true,
   build: ({ organizationOption: org, projectOption: project }) => ({
     datascrubbingSettings: {
-      excludeFields: [...org<string[]>('sentry:safe_fields'), ...project<string[]>('sentry:safe_fields')],
-      scrubData: org<boolean>('sentry:require_scrub_data') || project<boolean>('sentry:scrub_data'),
-      scrubIpAddresses: org<boolean>('sentry:require_scrub_ip_address') || project<boolean>('sentry:scrub_ip_address'),
-      sensitiveFields: [...org<string[]>('sentry:sensitive_fields'), ...project<string[]>('sentry:sensitive_fields')],
-      scrubDefaults: org<boolean>('sentry:require_scrub_defaults') || project<boolean>('sentry:scrub_defaults'),
+      excludeFields: [...org('sentry:safe_fields'), ...project('sentry:safe_fields')],
+      scrubData: org('sentry:require_scrub_data') || project('sentry:scrub_data'),
+      scrubIpAddresses: org('sentry:require_scrub_ip_address') || project('sentry:scrub_ip_address'),
+      sensitiveFields: [...org('sentry:sensitive_fields'), ...project('sentry:sensitive_fields')],
+      scrubDefaults: org('sentry:require_scrub_defaults') || project('sentry:scrub_defaults'),
     },
   }),
 });

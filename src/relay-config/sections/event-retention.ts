@@ -7,7 +7,7 @@ export const eventRetentionSection = defineSection({
   reads: { organizationOptions: ['sentry:event_retention'] },
   restricted: false,
   build: ({ organizationOption }) => {
-    const retention = organizationOption<number | null>('sentry:event_retention');
+    const retention = organizationOption('sentry:event_retention');
     return typeof retention === 'number' ? { eventRetention: retention } : {};
   },
 });

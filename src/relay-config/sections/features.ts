@@ -7,7 +7,7 @@ export const featuresSection = defineSection({
   reads: { organizationOptions: ['sentry:features'], projectOptions: ['sentry:features'] },
   restricted: true,
   build: ({ organizationOption, projectOption }) => {
-    const features = unique([...organizationOption<string[]>('sentry:features'), ...projectOption<string[]>('sentry:features')]);
+    const features = unique([...organizationOption('sentry:features'), ...projectOption('sentry:features')]);
     return features.length > 0 ? { features } : {};
   },
 });

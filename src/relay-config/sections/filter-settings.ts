@@ -58,23 +58,23 @@ export const filterSettingsSection = defineSection({
   restricted: false,
   build: ({ projectOption }) => {
     const filters: FilterSettings = {};
-    const on = (name: string) => projectOption<string>(name) === '1';
+    const on = (name: 'filters:browser-extensions' | 'filters:localhost' | 'filters:web-crawlers' | 'filters:filtered-transaction') => projectOption(name) === '1';
     if (on('filters:browser-extensions')) filters.browserExtensions = { isEnabled: true };
     if (on('filters:localhost')) filters.localhost = { isEnabled: true };
     if (on('filters:web-crawlers')) filters.webCrawlers = { isEnabled: true };
-    const legacy = projectOption<'0' | '1' | string[]>('filters:legacy-browsers');
+    const legacy = projectOption('filters:legacy-browsers');
     const legacyOptions = legacy === '1' ? ['default'] : Array.isArray(legacy) ? legacy : [];
     if (legacyOptions.length > 0) filters.legacyBrowsers = { isEnabled: true, options: legacyOptions };
     if (on('filters:filtered-transaction')) filters.ignoreTransactions = { patterns: HEALTH_CHECK_PATTERNS, isEnabled: true };
-    const errorMessages = projectOption<string[]>('sentry:error_messages');
+    const errorMessages = projectOption('sentry:error_messages');
     if (errorMessages.length > 0) filters.errorMessages = { patterns: errorMessages };
-    const releases = projectOption<string[]>('sentry:releases');
+    const releases = projectOption('sentry:releases');
     if (releases.length > 0) filters.releases = { releases };
-    const blacklistedIps = projectOption<string[]>('sentry:blacklisted_ips');
+    const blacklistedIps = projectOption('sentry:blacklisted_ips');
     if (blacklistedIps.length > 0) filters.clientIps = { blacklistedIps };
     const csp = unique([
-      ...(projectOption<boolean>('sentry:csp_ignored_sources_defaults') ? DEFAULT_CSP_DISALLOWED_SOURCES : []),
-      ...projectOption<string[]>('sentry:csp_ignored_sources'),
+      ...(projectOption('sentry:csp_ignored_sources_defaults') ? DEFAULT_CSP_DISALLOWED_SOURCES : []),
+      ...projectOption('sentry:csp_ignored_sources'),
     ]);
     if (csp.length > 0) filters.csp = { disallowedSources: csp };
     return Object.keys(filters).length > 0 ? { filterSettings: filters } : {};

@@ -40,8 +40,9 @@ export const CONFIG_INPUTS = {
   keyColumns: union('keyColumns'),
   projectColumns: union('projectColumns'),
   organizationColumns: union('organizationColumns'),
-  projectOptions: new Set(union('projectOptions')),
-  organizationOptions: new Set(union('organizationOptions')),
+  // Sets of plain strings: membership is asked of run-time keys (stored rows, changed rows).
+  projectOptions: new Set<string>(union('projectOptions')) as ReadonlySet<string>,
+  organizationOptions: new Set<string>(union('organizationOptions')) as ReadonlySet<string>,
 };
 
 /** The `config` fields a trusted external relay sees. */

@@ -1,4 +1,3 @@
-import type { TrustedRelay } from '../../options/registry';
 import { defineSection } from '../section';
 
 /** The public keys of the relays the organization trusts. */
@@ -7,5 +6,5 @@ export const trustedRelaysSection = defineSection({
   fields: ['trustedRelays'],
   reads: { organizationOptions: ['sentry:trusted-relays'] },
   restricted: true,
-  build: ({ organizationOption }) => ({ trustedRelays: organizationOption<TrustedRelay[]>('sentry:trusted-relays').map((relay) => relay.publicKey) }),
+  build: ({ organizationOption }) => ({ trustedRelays: organizationOption('sentry:trusted-relays').map((relay) => relay.publicKey) }),
 });
