@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { OrganizationAvatar } from '../db/entities';
 import { NotFoundError } from '../errors';
-import { UUID_RE } from '../relay-auth/middleware';
+import { UUID_RE } from '../formats';
 
 /**
  * Organization avatars: an uploaded PNG or JPEG of at most 1 MiB and 1024×1024 pixels, stored in

@@ -3,7 +3,8 @@ import type { Organization, Project, ProjectTemplate } from '../db/entities';
 import { deleteOption, projectOptionSources, setOption, storedOptions } from '../db/option-store';
 import { OptionValidationError, resolveOption, validateOption, type OptionName, type OptionScope, type OptionValues } from '../options/registry';
 import { describeChange } from './audit-log';
-import { isPlainObject, type FieldErrors } from './validation';
+import { isPlainObject } from '../formats';
+import type { FieldErrors } from './validation';
 
 /**
  * The settings of the organization and project PUTs that are options (ADMIN_API.md, "Settings →

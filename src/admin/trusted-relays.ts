@@ -1,7 +1,7 @@
 import { TRUSTED_RELAY_BOUNDS } from '../options/bounds';
 import type { TrustedRelay } from '../options/registry';
 import { parseRelayPublicKey } from '../relay-auth/keys';
-import { isPlainObject } from './validation';
+import { isPlainObject } from '../formats';
 
 /**
  * The organization's trusted relays (`sentry:trusted-relays`), validated and saved as Sentry

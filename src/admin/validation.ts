@@ -2,15 +2,8 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { Request } from 'express';
 import { z } from 'zod';
 import { BadRequestError, ConflictError, UnsupportedMediaTypeError, ValidationError } from '../errors';
+import { isPlainObject } from '../formats';
 
-/**
- * Request bodies of the management API: a JSON object, checked field by field, errors as Sentry
- * (Django REST framework) reports them — `{"<field>": ["message", ...]}` with 400.
- */
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 /** Deeper bodies are refused: no genuine request nests this far, and every later walk stays shallow. */
 export const MAX_BODY_DEPTH = 64;

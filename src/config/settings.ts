@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseCidr, UUID_RE } from '../formats';
 import { parseRelayPublicKey } from '../relay-auth/keys';
 
 /**
@@ -8,7 +8,6 @@ import { parseRelayPublicKey } from '../relay-auth/keys';
  */
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface StaticRelay {
   publicKey: string;
@@ -252,14 +251,3 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   };
 }
 
-/** Parses `10.0.0.0/8`, `fd00::/8` or a bare address into a prefix; null when malformed. */
-export function parseCidr(entry: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {
-  const [address, prefixText, ...rest] = entry.split('/');
-  if (rest.length > 0 || address === undefined) return null;
-  const version = isIP(address);
-  if (version === 0) return null;
-  const max = version === 4 ? 32 : 128;
-  const prefix = prefixText === undefined ? max : /^\d+$/.test(prefixText) ? Number(prefixText) : -1;
-  if (prefix < 0 || prefix > max) return null;
-  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
-}

@@ -8,6 +8,8 @@
  * checked merges as written instead of throwing.
  */
 
+import { isPlainObject } from '../formats';
+
 export interface PiiConfig {
   rules?: Record<string, PiiRule>;
   applications?: Record<string, string[]>;
@@ -19,9 +21,7 @@ export type PiiRule = Record<string, unknown> & { type?: unknown; rules?: unknow
 /** Names every plain object inherits (`constructor`, `toString`, `__proto__`, ...): refused as rule names and selectors. */
 export const RESERVED_PII_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
+
 
 /** Names a `multiple` rule refers to. */
 function referencedRuleNames(rule: PiiRule): string[] {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseCidr } from '../config/settings';
+import { parseCidr } from '../formats';
 import { parseRelayPublicKey } from '../relay-auth/keys';
 import { BREAKDOWNS_BOUNDS, LIST_BOUNDS, PII_CONFIG_BOUNDS, TRUSTED_RELAY_BOUNDS, type BoundedListOption } from './bounds';
 import { mergePiiConfigs, RESERVED_PII_NAMES, validatePiiConfig, type PiiConfig } from './pii-config';

@@ -1,5 +1,6 @@
 import { BlockList, isIPv4 } from 'node:net';
-import { parseCidr, type Settings, type StaticRelay } from '../config/settings';
+import type { Settings, StaticRelay } from '../config/settings';
+import { parseCidr } from '../formats';
 
 /**
  * Who counts as internal, decided per request and never trusted from a stored column: the relay's

@@ -3,6 +3,7 @@ import type { RelayKeyCache } from '../caches/relay-key-cache';
 import { UnauthorizedError } from '../errors';
 import type { InternalPolicy } from './internal-policy';
 import { parseRelayPublicKey, verifyRelaySignature } from './keys';
+import { UUID_RE } from '../formats';
 
 /** The relay behind a verified request. */
 export interface AuthenticatedRelay {
@@ -21,7 +22,6 @@ declare module 'express-serve-static-core' {
   }
 }
 
-export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Max age of ordinary signed calls. */
 export const SIGNATURE_MAX_AGE_S = 300;
 

@@ -1,5 +1,5 @@
 import { Relay, RelayUsage } from '../../db/entities';
-import { UUID_RE } from '../../relay-auth/middleware';
+import { UUID_RE } from '../../formats';
 import { CliError } from '../cli-error';
 import { json } from './args';
 import type { Command } from './command';
