@@ -86,7 +86,7 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 /** Turns zod issues into `{field: [messages]}`; nested positions are named inside the message. */
 export function fieldErrors(issues: readonly z.core.$ZodIssue[], input: unknown): Record<string, string[]> {
   // Null prototype: field names come from the client, who may send "__proto__".
-  const errors: Record<string, string[]> = Object.create(null);
+  const errors = Object.create(null) as Record<string, string[]>;
   const add = (field: string, message: string) => {
     const list = (errors[field] ??= []);
     if (!list.includes(message)) list.push(message);
@@ -129,7 +129,7 @@ export interface FieldErrors {
 }
 
 export function createFieldErrors(): FieldErrors {
-  const errors: Record<string, string[]> = Object.create(null);
+  const errors = Object.create(null) as Record<string, string[]>;
   const add = (field: string, ...messages: string[]) => {
     (errors[field] ??= []).push(...messages);
   };

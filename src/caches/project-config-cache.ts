@@ -203,7 +203,7 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
 
     async releaseClaims(publicKeys, token) {
       if (publicKeys.length === 0) return 0;
-      return r.relayReleaseClaims(publicKeys.length, ...publicKeys.map(layout.claim), token);
+      return r.relayReleaseClaims(publicKeys.length, ...publicKeys.map((publicKey) => layout.claim(publicKey)), token);
     },
 
     async writeIfCurrent(entries, startedAt, ttlS, claimToken) {

@@ -89,7 +89,7 @@ async function optionRows(em: EntityManager, entity: OptionEntity, owner: 'organ
   for (const row of rows) {
     const id = row[owner] as number;
     let options = grouped.get(id);
-    if (!options) grouped.set(id, (options = new Map()));
+    if (!options) grouped.set(id, (options = new Map<string, unknown>()));
     options.set(row.key, row.value);
   }
   return grouped;

@@ -83,6 +83,10 @@ export async function initOrm(settings: Pick<Settings, 'databaseUrl'>, logger: L
   return MikroORM.init<PostgreSqlDriver>({ ...ormConfig(settings, logger, options), connect: false });
 }
 
+interface LockConnection {
+  query(sql: string): Promise<unknown>;
+}
+
 /** A stable id for the migration advisory lock ("relaycfg" in ASCII, as a bigint). */
 const MIGRATION_LOCK_ID = '8245931030573033319';
 
@@ -91,8 +95,9 @@ const MIGRATION_LOCK_ID = '8245931030573033319';
  * migrate one after another (the later ones find nothing left to do). Returns the names applied.
  */
 export async function applyMigrations(orm: Orm): Promise<string[]> {
-  const knex = orm.em.getConnection().getKnex();
-  const lockConnection = await knex.client.acquireConnection();
+  // One pooled connection for the session-level lock (knex's client API is untyped).
+  const client = orm.em.getConnection().getKnex().client as { acquireConnection(): Promise<LockConnection>; releaseConnection(c: LockConnection): Promise<void> };
+  const lockConnection = await client.acquireConnection();
   try {
     await lockConnection.query(`select pg_advisory_lock(${MIGRATION_LOCK_ID})`);
     try {
@@ -102,6 +107,6 @@ export async function applyMigrations(orm: Orm): Promise<string[]> {
       await lockConnection.query(`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`);
     }
   } finally {
-    await knex.client.releaseConnection(lockConnection);
+    await client.releaseConnection(lockConnection);
   }
 }

@@ -26,7 +26,10 @@ export function toAppError(error: unknown): AppError | null {
   if (error instanceof AppError) return error;
   const type = (error as { type?: unknown } | null)?.type;
   if (type === 'entity.parse.failed') return new MalformedJsonError();
-  if (type === 'entity.too.large') return new PayloadTooLargeError(String((error as { limit?: unknown }).limit ?? 'the limit') + ' bytes');
+  if (type === 'entity.too.large') {
+    const limit = (error as { limit?: unknown }).limit;
+    return new PayloadTooLargeError(typeof limit === 'number' ? `${limit} bytes` : 'the limit');
+  }
   if (type === 'encoding.unsupported') return new UnsupportedEncodingError(ACCEPTED_ENCODINGS);
   if (type === 'charset.unsupported') return new UnsupportedMediaTypeError();
   if (type === 'request.aborted' || type === 'request.size.invalid' || type === 'stream.encoding.set') {

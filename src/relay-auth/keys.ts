@@ -116,7 +116,7 @@ export function verifyRelaySignature(
   header.copy(message, 0);
   message[header.length] = 0;
   message.set(body, header.length + 1);
-  let valid = false;
+  let valid: boolean;
   try {
     valid = cryptoVerify(null, message, publicKey, sig);
   } catch {

@@ -46,7 +46,7 @@ export function verifyRegistrationToken(
   if (!payloadBytes) return 'invalid';
   let payload: { timestamp?: unknown; relay_id?: unknown; public_key?: unknown };
   try {
-    payload = JSON.parse(payloadBytes.toString('utf8'));
+    payload = JSON.parse(payloadBytes.toString('utf8')) as typeof payload;
   } catch {
     return 'invalid';
   }

@@ -2,7 +2,7 @@ import { Migration } from '@mikro-orm/migrations';
 
 /** The initial schema. */
 export class Migration20261125000000Initial extends Migration {
-  override async up(): Promise<void> {
+  override up(): void {
     this.addSql("create table \"organization\" (\"id\" serial primary key, \"slug\" varchar(50) not null, \"name\" varchar(64) not null, \"status\" text check (\"status\" in ('active', 'pending_deletion')) not null default 'active', \"require_email_verification\" boolean not null default false, \"avatar_type\" text check (\"avatar_type\" in ('letter_avatar', 'upload')) not null default 'letter_avatar', \"avatar_uuid\" uuid null, \"date_created\" timestamptz not null, \"updated_at\" timestamptz not null)");
     this.addSql("alter table \"organization\" add constraint \"organization_slug_unique\" unique (\"slug\")");
     this.addSql("create table \"organization_avatar\" (\"id\" serial primary key, \"organization_id\" int not null, \"uuid\" uuid not null, \"content_type\" varchar(32) not null, \"file\" bytea not null, \"date_created\" timestamptz not null)");
@@ -59,7 +59,7 @@ export class Migration20261125000000Initial extends Migration {
     this.addSql("alter table \"user_permission\" add constraint \"user_permission_user_id_foreign\" foreign key (\"user_id\") references \"auth_user\" (\"id\") on update cascade on delete cascade");
   }
 
-  override async down(): Promise<void> {
+  override down(): void {
     this.addSql('drop table if exists "user_permission" cascade');
     this.addSql('drop table if exists "api_token" cascade');
     this.addSql('drop table if exists "audit_log_entry" cascade');
