@@ -3,6 +3,8 @@ import { createConfigGenerations } from '../src/caches/config-generations';
 import { redisLayout, type RedisLayout } from '../src/caches/layout';
 import { createRedisProjectConfigCache, DISABLED_JSON, type ConfigWriteEntry, type ProjectConfigCache } from '../src/caches/project-config-cache';
 import { createRequestPathRedis, deleteKeysWithPrefix, type Redis } from '../src/caches/redis';
+import { GzipSplicer } from '../src/caches/gzip-splice';
+import { gunzipSync } from 'node:zlib';
 import { testSettings, uniquePrefix } from './support/harness';
 
 let redis: Redis;
@@ -113,6 +115,30 @@ function projectConfigCacheContract(name: string, make: (claimTtlS: number) => {
       await cache.delete([key(4)]);
       expect(await cache.cachedKeys([key(4), key(5)])).toEqual(new Set([key(5)]));
       expect(await relayReads(layout, key(4))).toEqual([null, null]);
+      expect(await redis.exists(layout.deflated(key(4)))).toBe(0);
+    });
+
+    it('keeps a pre-compressed piece beside every config it writes or disables, and answers with it when asked', async () => {
+      const { cache, layout } = make(10);
+      await cache.writeIfCurrent([entry(key(1), 1, 10, 'r1')], await cache.generation(), 60, null);
+      const [piece] = await cache.lookupOrClaim([key(1)], [null], 't', { deflated: true });
+      if (piece?.status !== 'cached-deflated') throw new Error(`expected a piece, got ${piece?.status}`);
+      const gzip = new GzipSplicer();
+      gzip.addPiece(piece.piece);
+      expect(gunzipSync(gzip.finish()).toString()).toBe(entry(key(1), 1, 10, 'r1').json);
+      expect(await redis.pttl(layout.deflated(key(1)))).toBeGreaterThan(50_000);
+      await cache.disableCached([key(1)]);
+      const [disabled] = await cache.lookupOrClaim([key(1)], [null], 't', { deflated: true });
+      if (disabled?.status !== 'cached-deflated') throw new Error('expected a piece');
+      const again = new GzipSplicer();
+      again.addPiece(disabled.piece);
+      expect(gunzipSync(again.finish()).toString()).toBe(DISABLED_JSON);
+    });
+
+    it('answers a config that has no piece (written by an older version) with its plain bytes', async () => {
+      const { cache, layout } = make(10);
+      await redis.set(layout.config(key(2)), '{"old":true}', 'EX', 60);
+      expect(await cache.lookupOrClaim([key(2)], [null], 't', { deflated: true })).toEqual([{ status: 'cached', json: Buffer.from('{"old":true}') }]);
     });
 
     it('lets configs expire after their TTL', async () => {

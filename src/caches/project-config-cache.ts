@@ -1,3 +1,4 @@
+import { decodePiece, deflatePiece, encodePiece, type DeflatedPiece } from './gzip-splice';
 import type { RedisLayout } from './layout';
 import type { Redis } from './redis';
 
@@ -19,13 +20,17 @@ import type { Redis } from './redis';
  *   of `claimToken` only after writing. A refused write is always safe: the change's own
  *   invalidation recomputes cached keys, and Relay's next poll rebuilds uncached ones.
  * - `disableCached` turns cached configs into `{"disabled":true}` at once; uncached keys stay absent.
+ * - Every config written has its pre-compressed piece beside it (same TTL, same bytes once
+ *   inflated); a reader that finds a config without one (written by an older version) gets the
+ *   plain bytes instead and may compress them itself.
  * - `cachedKeys` tells which keys have a config now; a config may expire at any moment after.
  * - `delete` removes config and rev together.
  */
 export interface ProjectConfigCache {
   /** The global change counter; read it before loading rows from PostgreSQL. */
   generation(): Promise<number>;
-  lookupOrClaim(publicKeys: readonly string[], revisions: readonly (string | null)[], token: string): Promise<LookupResult[]>;
+  /** With `deflated`, cached configs are answered by their pre-compressed pieces (for a gzip reply). */
+  lookupOrClaim(publicKeys: readonly string[], revisions: readonly (string | null)[], token: string, options?: { deflated?: boolean }): Promise<LookupResult[]>;
   /** Releases the claims `token` still holds (another holder's claims stay). */
   releaseClaims(publicKeys: readonly string[], token: string): Promise<number>;
   writeIfCurrent(entries: readonly ConfigWriteEntry[], startedAt: number, ttlS: number, claimToken: string | null): Promise<{ written: string[]; refused: string[] }>;
@@ -38,6 +43,8 @@ export interface ProjectConfigCache {
 export type LookupResult =
   /** The stored config bytes, exactly as written. */
   | { status: 'cached'; json: Buffer }
+  /** The stored config's pre-compressed piece (asked for with `deflated`). */
+  | { status: 'cached-deflated'; piece: DeflatedPiece }
   | { status: 'unchanged' }
   /** This request took the claim: it must schedule the build. */
   | { status: 'claimed' }
@@ -86,44 +93,48 @@ end
 return released
 `;
 
-// KEYS[1] global counter, then per entry: config, rev, org stamp, project stamp, key stamp; and
-// finally the claim keys. ARGV: startedAt, ttl, claim token ('' = none), entry count, then per
-// entry json and rev ('' = none). Returns a 0/1 flag per entry (1 = written).
+// KEYS[1] global counter, then per entry: config, rev, deflated piece, org stamp, project stamp,
+// key stamp; and finally the claim keys. ARGV: startedAt, ttl, claim token ('' = none), entry
+// count, then per entry json, rev ('' = none) and piece. Returns a 0/1 flag per entry (1 = written).
 const WRITE_IF_CURRENT = `
 local startedAt = tonumber(ARGV[1])
 local ttl, token, n = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local flags = {}
 for i = 1, n do
-  local base = 1 + 5 * (i - 1)
+  local base = 1 + 6 * (i - 1)
+  local arg = 4 + 3 * (i - 1)
   local current = true
-  for s = 3, 5 do
+  for s = 4, 6 do
     local stamp = redis.call('GET', KEYS[base + s])
     if stamp and tonumber(stamp) > startedAt then current = false end
   end
   if current then
-    redis.call('SET', KEYS[base + 1], ARGV[3 + 2 * i], 'EX', ttl)
-    local rev = ARGV[4 + 2 * i]
+    redis.call('SET', KEYS[base + 1], ARGV[arg + 1], 'EX', ttl)
+    local rev = ARGV[arg + 2]
     if rev ~= '' then redis.call('SET', KEYS[base + 2], rev, 'EX', ttl) else redis.call('DEL', KEYS[base + 2]) end
+    redis.call('SET', KEYS[base + 3], ARGV[arg + 3], 'EX', ttl)
     flags[i] = 1
   else
     flags[i] = 0
   end
 end
 if token ~= '' then
-  for k = 2 + 5 * n, #KEYS do
+  for k = 2 + 6 * n, #KEYS do
     if redis.call('GET', KEYS[k]) == token then redis.call('DEL', KEYS[k]) end
   end
 end
 return flags
 `;
 
-// KEYS: per key its config and rev. ARGV[1]: the disabled JSON.
+// KEYS: per key its config, rev and deflated piece. ARGV: the disabled JSON and its piece.
 const DISABLE_CACHED = `
 local n = 0
-for i = 1, #KEYS, 2 do
+for i = 1, #KEYS, 3 do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     redis.call('SET', KEYS[i], ARGV[1], 'KEEPTTL')
     redis.call('DEL', KEYS[i + 1])
+    local ttl = redis.call('PTTL', KEYS[i])
+    if ttl > 0 then redis.call('SET', KEYS[i + 2], ARGV[2], 'PX', ttl) else redis.call('DEL', KEYS[i + 2]) end
     n = n + 1
   end
 end
@@ -133,8 +144,8 @@ return n
 interface CacheCommands {
   relayClaimMissingBuffer(numKeys: number, ...args: string[]): Promise<(Buffer | number)[]>;
   relayReleaseClaims(numKeys: number, ...args: string[]): Promise<number>;
-  relayWriteIfCurrent(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
-  relayDisableCached(numKeys: number, ...args: string[]): Promise<number>;
+  relayWriteIfCurrent(numKeys: number, ...args: (string | number | Buffer)[]): Promise<number[]>;
+  relayDisableCached(numKeys: number, ...args: (string | Buffer)[]): Promise<number>;
 }
 
 // defineCommand('x') also defines 'xBuffer', which replies with Buffers instead of strings.
@@ -148,6 +159,9 @@ function withCommands(redis: Redis): Redis & CacheCommands {
 export interface ProjectConfigCacheOptions {
   claimTtlS: number;
 }
+
+/** The stored piece of `{"disabled":true}`, computed once. */
+const DISABLED_PIECE = encodePiece(deflatePiece(Buffer.from(DISABLED_JSON)));
 
 export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout, options: ProjectConfigCacheOptions): ProjectConfigCache {
   const r = withCommands(redis);
@@ -164,7 +178,7 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
      * pending keys every 100 ms); only the rest go through the script, which checks the cache
      * again, so a key written in between is answered, not claimed.
      */
-    async lookupOrClaim(publicKeys, revisions, token) {
+    async lookupOrClaim(publicKeys, revisions, token, lookup = {}) {
       const results = new Array<LookupResult | undefined>(publicKeys.length);
       let wanted = publicKeys.map((_, i) => i);
       if (revisions.some((rev) => rev !== null && rev !== undefined)) {
@@ -176,6 +190,15 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
         wanted = wanted.filter((i) => results[i] === undefined);
       }
       if (wanted.length === 0) return results as LookupResult[];
+      if (lookup.deflated) {
+        const pieces = await redis.mgetBuffer(wanted.map((i) => layout.deflated(publicKeys[i]!)));
+        wanted = wanted.filter((i, j) => {
+          const piece = pieces[j] ? decodePiece(pieces[j]) : null;
+          if (piece) results[i] = { status: 'cached-deflated', piece };
+          return !piece;
+        });
+        if (wanted.length === 0) return results as LookupResult[];
+      }
       const configs = await redis.mgetBuffer(wanted.map((i) => layout.config(publicKeys[i]!)));
       const missing: number[] = [];
       wanted.forEach((i, j) => {
@@ -209,10 +232,11 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
     async writeIfCurrent(entries, startedAt, ttlS, claimToken) {
       if (entries.length === 0) return { written: [], refused: [] };
       const keys: string[] = [layout.generation];
-      const args: (string | number)[] = [startedAt, ttlS, claimToken ?? '', entries.length];
+      const args: (string | number | Buffer)[] = [startedAt, ttlS, claimToken ?? '', entries.length];
       for (const e of entries) {
-        keys.push(layout.config(e.publicKey), layout.rev(e.publicKey), layout.stamp.organization(e.organizationId), layout.stamp.project(e.projectId), layout.stamp.key(e.publicKey));
-        args.push(e.json, e.rev ?? '');
+        keys.push(layout.config(e.publicKey), layout.rev(e.publicKey), layout.deflated(e.publicKey), layout.stamp.organization(e.organizationId), layout.stamp.project(e.projectId), layout.stamp.key(e.publicKey));
+        // Compressed once here, so no reply ever compresses a config.
+        args.push(e.json, e.rev ?? '', encodePiece(deflatePiece(Buffer.from(e.json))));
       }
       if (claimToken) for (const e of entries) keys.push(layout.claim(e.publicKey));
       const flags = await r.relayWriteIfCurrent(keys.length, ...keys, ...args);
@@ -224,12 +248,12 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
 
     async disableCached(publicKeys) {
       if (publicKeys.length === 0) return 0;
-      return r.relayDisableCached(publicKeys.length * 2, ...publicKeys.flatMap((pk) => [layout.config(pk), layout.rev(pk)]), DISABLED_JSON);
+      return r.relayDisableCached(publicKeys.length * 3, ...publicKeys.flatMap((pk) => [layout.config(pk), layout.rev(pk), layout.deflated(pk)]), DISABLED_JSON, DISABLED_PIECE);
     },
 
     async delete(publicKeys) {
       if (publicKeys.length === 0) return;
-      await redis.del(...publicKeys.flatMap((publicKey) => [layout.config(publicKey), layout.rev(publicKey)]));
+      await redis.del(...publicKeys.flatMap((publicKey) => [layout.config(publicKey), layout.rev(publicKey), layout.deflated(publicKey)]));
     },
 
     async cachedKeys(publicKeys) {

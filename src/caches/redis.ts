@@ -51,13 +51,19 @@ export function isRedisUnavailable(error: unknown): boolean {
   );
 }
 
-/** Deletes every key under a prefix (tests and benchmark runs clean up their own keys). */
+/**
+ * Deletes every key under a prefix (tests and benchmark runs clean up their own keys), including
+ * the companion keys whose name starts with a hash tag around the prefixed name (layout.ts).
+ */
 export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<void> {
   if (!prefix) return;
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (found.length > 0) await redis.del(...found);
-    cursor = next;
-  } while (cursor !== '0');
+  for (const pattern of [`${prefix}*`, `{${prefix}*`]) {
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', pattern.replace(/[[\]?]/g, '\\$&'), 'COUNT', 1000);
+      // One DEL per key (not one multi-key DEL): keys of a cluster live in different slots.
+      await Promise.all(found.map((key) => redis.del(key)));
+      cursor = next;
+    } while (cursor !== '0');
+  }
 }
