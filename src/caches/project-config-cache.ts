@@ -20,6 +20,7 @@ import type { Redis } from './redis';
  *   invalidation recomputes cached keys, and Relay's next poll rebuilds uncached ones.
  * - `disableCached` turns cached configs into `{"disabled":true}` at once; uncached keys stay absent.
  * - `cachedKeys` tells which keys have a config now; a config may expire at any moment after.
+ * - `peek` returns the stored text of cached keys and writes nothing.
  * - `delete` removes config and rev together.
  */
 export interface ProjectConfigCache {
@@ -31,6 +32,8 @@ export interface ProjectConfigCache {
   writeIfCurrent(entries: readonly ConfigWriteEntry[], startedAt: number, ttlS: number, claimToken: string | null): Promise<{ written: string[]; refused: string[] }>;
   disableCached(publicKeys: readonly string[]): Promise<number>;
   cachedKeys(publicKeys: readonly string[]): Promise<Set<string>>;
+  /** The stored config text of the cached keys among these (for `configs verify`); claims nothing. */
+  peek(publicKeys: readonly string[]): Promise<Map<string, string>>;
   /** Removes configs and revs (a key whose config can no longer be computed must not be served as current). */
   delete(publicKeys: readonly string[]): Promise<void>;
 }
@@ -230,6 +233,17 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
     async delete(publicKeys) {
       if (publicKeys.length === 0) return;
       await redis.del(...publicKeys.flatMap((publicKey) => [layout.config(publicKey), layout.rev(publicKey)]));
+    },
+
+    async peek(publicKeys) {
+      const found = new Map<string, string>();
+      if (publicKeys.length === 0) return found;
+      const values = await redis.mget(publicKeys.map((publicKey) => layout.config(publicKey)));
+      publicKeys.forEach((publicKey, i) => {
+        const value = values[i];
+        if (typeof value === 'string') found.set(publicKey, value);
+      });
+      return found;
     },
 
     async cachedKeys(publicKeys) {

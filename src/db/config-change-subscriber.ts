@@ -4,7 +4,6 @@ import {
   type ChangeSet,
   type EventSubscriber,
   type FlushEventArgs,
-  type Transaction,
   type TransactionEventArgs,
 } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -178,7 +177,7 @@ async function resolveScopes(sql: Sql, pending: PendingChange[]): Promise<Config
 }
 
 /** Writes the outbox rows of one flush's changes on `ctx`. */
-async function writeChanges(em: EntityManager, ctx: Transaction, changes: PendingChange[]): Promise<void> {
+async function writeChanges(em: EntityManager, ctx: object, changes: PendingChange[]): Promise<void> {
   const sql: Sql = (text, params) => em.getConnection('write').execute(text, params, 'all', ctx);
   const resolved = await resolveScopes(sql, changes);
   await insertOutboxRows(em, ctx, resolved.map((change) => ({ kind: 'invalidation' as const, change })));
@@ -205,7 +204,7 @@ export class ConfigChangeSubscriber implements EventSubscriber {
 
   /** A flush inside an explicit transaction (or savepoint): the rows share its fate. */
   async afterFlush(args: FlushEventArgs): Promise<void> {
-    const ctx = args.em.getTransactionContext();
+    const ctx = args.em.getTransactionContext() as object | undefined;
     if (!ctx || !args.em.isInTransaction()) return;
     const changes = changesOf(args.uow.getChangeSets() as ChangeSet<AnyEntity>[]);
     if (changes.length > 0) await writeChanges(args.em as EntityManager, ctx, changes);
@@ -213,18 +212,21 @@ export class ConfigChangeSubscriber implements EventSubscriber {
 
   /** A plain flush's own transaction (the one event with its unit of work). */
   async beforeTransactionCommit(args: TransactionEventArgs): Promise<void> {
-    if (!args.uow || !args.transaction) return;
+    const transaction = args.transaction as object | undefined;
+    if (!args.uow || !transaction) return;
     const changes = changesOf(args.uow.getChangeSets() as ChangeSet<AnyEntity>[]);
-    if (changes.length > 0) await writeChanges(args.em as EntityManager, args.transaction, changes);
+    if (changes.length > 0) await writeChanges(args.em as EntityManager, transaction, changes);
   }
 
   async afterTransactionCommit(args: TransactionEventArgs): Promise<void> {
-    if (!args.transaction) return;
-    const ids = takeWrittenIds(args.transaction);
+    const transaction = args.transaction as object | undefined;
+    if (!transaction) return;
+    const ids = takeWrittenIds(transaction);
     if (ids.length > 0) await this.afterCommit(ids);
   }
 
   afterTransactionRollback(args: TransactionEventArgs): void {
-    if (args.transaction) takeWrittenIds(args.transaction);
+    const transaction = args.transaction as object | undefined;
+    if (transaction) takeWrittenIds(transaction);
   }
 }

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Transaction } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { RelayKeyCache } from '../caches/relay-key-cache';
@@ -49,7 +48,7 @@ export function outboxPublisher(deps: { invalidations: Pick<InvalidationSchedule
 
 type Sql = (sql: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
 
-function sqlOf(em: EntityManager, ctx?: Transaction): Sql {
+function sqlOf(em: EntityManager, ctx?: object): Sql {
   return (sql, params) => em.getConnection('write').execute(sql, params, 'all', ctx);
 }
 
@@ -62,14 +61,15 @@ const writtenUnder = new WeakMap<object, string[]>();
  * The root of a (possibly nested) transaction: knex's typed `parentTransaction` of a savepoint.
  * Only the fast path uses it; the rows are in the table whatever it finds.
  */
-export function rootTransaction(ctx: Transaction): object {
-  let current = ctx as { parentTransaction?: object };
-  while (current.parentTransaction) current = current.parentTransaction as { parentTransaction?: object };
+export function rootTransaction(ctx: object): object {
+  type Nested = { parentTransaction?: Nested };
+  let current = ctx as Nested;
+  while (current.parentTransaction) current = current.parentTransaction;
   return current;
 }
 
 /** Inserts rows on `ctx` (the transaction of the change) and returns their ids. */
-export async function insertOutboxRows(em: EntityManager, ctx: Transaction, entries: readonly OutboxEntry[]): Promise<string[]> {
+export async function insertOutboxRows(em: EntityManager, ctx: object, entries: readonly OutboxEntry[]): Promise<string[]> {
   if (entries.length === 0) return [];
   const params: unknown[] = [];
   for (const entry of entries) params.push(entry.kind, entry.kind === 'relay-key' ? entry.relayId : null, JSON.stringify(entry));
@@ -86,7 +86,7 @@ export async function insertOutboxRows(em: EntityManager, ctx: Transaction, entr
  * Services use it for writes the change subscriber cannot see (relay rows, deletions' keys).
  */
 export async function writeOutbox(em: EntityManager, entries: readonly OutboxEntry[]): Promise<string[]> {
-  const ctx = em.getTransactionContext();
+  const ctx = em.getTransactionContext() as object | undefined;
   if (!ctx) throw new Error('writeOutbox needs an explicit transaction (em.transactional)');
   return insertOutboxRows(em, ctx, entries);
 }
