@@ -122,7 +122,7 @@ export interface OutboxDrainerOptions {
   maxBackoffMs: number;
 }
 
-export const DEFAULT_DRAINER_OPTIONS: OutboxDrainerOptions = { leaseMs: 15_000, batchSize: 100, pollMs: 200, maxBackoffMs: 1000 };
+export const DEFAULT_DRAINER_OPTIONS: OutboxDrainerOptions = { leaseMs: 15_000, batchSize: 100, pollMs: 200, maxBackoffMs: 500 };
 
 export interface OutboxDrainer {
   /** The fast path after a commit: publishes these rows now unless another drainer has them. Never throws. */
