@@ -13,6 +13,7 @@ import { BenchRelay, hammer, keepAliveAgent } from './load';
 import { scrape as metric } from './prometheus';
 import { printReport, type Figure } from './report';
 import { adminClient, type AdminClient } from './admin';
+import { outageScenario } from './outage';
 
 /**
  * `npm run bench [-- --quick]`: starts the compiled service as separate processes (1 API,
@@ -21,7 +22,7 @@ import { adminClient, type AdminClient } from './admin';
  */
 
 const quick = process.argv.includes('--quick');
-/** `--only hot,cold,invalidation,dedupe,storm` runs a subset (memory is always reported). */
+/** `--only hot,cold,invalidation,dedupe,storm,outage` runs a subset (memory is always reported). */
 const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? (process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined);
 const only = onlyArg ? new Set(onlyArg.split(',')) : null;
 const SIZES = quick
@@ -266,6 +267,7 @@ async function main(): Promise<void> {
       ['invalidation', () => invalidation(b)],
       ['dedupe', () => dedupe(b)],
       ['storm', () => storm(b)],
+      ['outage', async () => void figures.push(...(await outageScenario(agent, { changes: 100, downMs: 5000, log })))],
     ];
     for (const [name, run] of scenarios) {
       if (only && !only.has(name)) continue;

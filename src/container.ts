@@ -8,6 +8,7 @@ import { createRelayKeyCache, type RelayKeyCache } from './caches/relay-key-cach
 import type { Settings } from './config/settings';
 import { ConfigChangeSubscriber } from './db/config-change-subscriber';
 import { initOrm, type Orm } from './db/orm';
+import { createOutboxDrainer, DEFAULT_DRAINER_OPTIONS, outboxPublisher, outboxStats, type OutboxDrainer } from './db/outbox';
 import { createSystemSecret } from './db/system-secret';
 import { createLogger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
@@ -36,6 +37,8 @@ export interface Container {
   /** One queue per job kind of the job registry (producer side). */
   queues: Queues;
   invalidations: InvalidationScheduler;
+  /** Publishes outbox rows: right after this process's own commits, and (workers) continuously. */
+  outbox: OutboxDrainer;
   /** The MAC key of registration tokens: configured, or generated once and kept in PostgreSQL. */
   systemSecret(): Promise<string>;
   registrationRateLimit: RegistrationRateLimit;
@@ -69,8 +72,14 @@ export async function createContainer(settings: Settings, role: Role, options: C
   const invalidations = createInvalidationScheduler(queues.invalidate, generations, configCache, settings.invalidationDelayMs, (change) =>
     metrics.invalidationsScheduled.inc({ scope: change.scope.scope }),
   );
-  // Every committed change to config data schedules its invalidation, whoever made it.
-  orm.em.getEventManager().registerSubscriber(new ConfigChangeSubscriber((changes) => invalidations.schedule(changes), () => orm.em.fork(), logger));
+  const relayKeys = createRelayKeyCache(redis, layout);
+  const outbox = createOutboxDrainer(
+    { orm, publish: outboxPublisher({ invalidations, relayKeys }), logger, onPublished: (row) => metrics.outboxPublished.inc({ kind: row.entry.kind }) },
+    { ...DEFAULT_DRAINER_OPTIONS, pollMs: settings.outboxPollMs },
+  );
+  // Every committed change to config data leaves its outbox row, whoever made it; published at once when possible.
+  orm.em.getEventManager().registerSubscriber(new ConfigChangeSubscriber((ids) => outbox.publishNow(ids)));
+  metrics.outboxSource = () => outboxStats(orm);
 
   return {
     role,
@@ -82,10 +91,11 @@ export async function createContainer(settings: Settings, role: Role, options: C
     metrics,
     configCache,
     generations,
-    relayKeys: createRelayKeyCache(redis, layout),
+    relayKeys,
     internalPolicy: createInternalPolicy(settings),
     queues,
     invalidations,
+    outbox,
     systemSecret: createSystemSecret(orm, settings.systemSecretKey),
     registrationRateLimit: createRegistrationRateLimit(redis, layout, settings.relayRegisterRateLimit),
     async readiness() {
@@ -96,6 +106,7 @@ export async function createContainer(settings: Settings, role: Role, options: C
       return { postgres, redis: redisOk };
     },
     async close() {
+      await outbox.stop();
       await Promise.allSettled(Object.values(queues).map((queue) => queue.close()));
       redis.disconnect();
       await orm.close(true);

@@ -21,6 +21,13 @@ export interface Metrics {
   invalidationsProcessed: Counter<'scope'>;
   staleWritesRefused: Counter;
   queueDepth: Gauge<'queue' | 'state'>;
+  /** Rows waiting in the outbox, and the age of the oldest, read from the table at scrape time. */
+  outboxRows: Gauge;
+  outboxOldestAge: Gauge;
+  /** Outbox rows published (and deleted), by kind. */
+  outboxPublished: Counter<'kind'>;
+  /** Where the outbox gauges read their figures (set by processes with a database). */
+  outboxSource: (() => Promise<{ depth: number; oldestAgeS: number }>) | null;
   /** Where `queueDepth` reads its figures at scrape time (set by processes that own queues). */
   queueDepthSource: (() => Promise<Record<string, Record<string, number>>>) | null;
 }
@@ -61,6 +68,26 @@ export function createMetrics(role: string): Metrics {
       },
     }),
     queueDepthSource: null,
+    outboxRows: new Gauge({
+      name: 'relay_outbox_rows',
+      help: 'Committed changes waiting in the outbox to be published to Redis',
+      registers,
+      async collect() {
+        const stats = await metrics.outboxSource?.().catch(() => null);
+        if (stats) this.set(stats.depth);
+      },
+    }),
+    outboxOldestAge: new Gauge({
+      name: 'relay_outbox_oldest_age_seconds',
+      help: 'Age of the oldest row in the outbox (0 when empty)',
+      registers,
+      async collect() {
+        const stats = await metrics.outboxSource?.().catch(() => null);
+        if (stats) this.set(stats.oldestAgeS);
+      },
+    }),
+    outboxPublished: new Counter({ name: 'relay_outbox_published_total', help: 'Outbox rows published and removed, by kind', labelNames: ['kind'], registers }),
+    outboxSource: null,
   };
   return metrics;
 }

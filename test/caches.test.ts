@@ -141,6 +141,14 @@ function projectConfigCacheContract(name: string, make: (claimTtlS: number) => {
       expect(await cache.lookupOrClaim([key(2)], [null], 't', { deflated: true })).toEqual([{ status: 'cached', json: Buffer.from('{"old":true}') }]);
     });
 
+    it('peeks at stored configs without claiming the missing ones', async () => {
+      const { cache } = make(10);
+      await cache.writeIfCurrent([entry(key(8))], await cache.generation(), 60, null);
+      expect(await cache.peek([key(8), key(9)])).toEqual(new Map([[key(8), entry(key(8)).json]]));
+      const [, missing] = await cache.lookupOrClaim([key(8), key(9)], [null, null], 'token');
+      expect(missing).toEqual({ status: 'claimed' });
+    });
+
     it('lets configs expire after their TTL', async () => {
       const { cache } = make(10);
       await cache.writeIfCurrent([entry(key(7))], await cache.generation(), 1, null);

@@ -193,7 +193,7 @@ export function registerOrganizationRoutes(api: Router, { container, authed }: A
         organization.status = 'pending_deletion';
         const keys = await em.find(ProjectKey, { project: { organization } }, { fields: ['publicKey'] });
         // Takes every key out of use as soon as this commits (ADMIN_API.md, "Deletion").
-        disableKeysOnCommit(em, { scope: 'organization', organizationId: organization.id, trigger: 'organization.delete' }, keys.map((k) => k.publicKey));
+        await disableKeysOnCommit(em, { scope: 'organization', organizationId: organization.id, trigger: 'organization.delete' }, keys.map((k) => k.publicKey));
         recordAudit(em, { organization, event: 'org.remove', actor: requestActor(req), targetObject: organization.id, data: { slug: organization.slug, name: organization.name } });
       }
       return organization;

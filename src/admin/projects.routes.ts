@@ -140,7 +140,7 @@ export function registerProjectRoutes(api: Router, { authed }: AdminDeps): void 
       project.status = 'pending_deletion';
       const keys = await em.find(ProjectKey, { project }, { fields: ['publicKey'] });
       // Takes every key out of use as soon as this commits (ADMIN_API.md, "Deletion").
-      disableKeysOnCommit(em, { scope: 'project', organizationId: organization.id, projectId: project.id, trigger: 'project.delete' }, keys.map((k) => k.publicKey));
+      await disableKeysOnCommit(em, { scope: 'project', organizationId: organization.id, projectId: project.id, trigger: 'project.delete' }, keys.map((k) => k.publicKey));
       recordAudit(em, { organization, event: 'project.remove', actor: requestActor(req), targetObject: project.id, data: { slug: project.slug, name: project.name } });
     });
     res.status(204).end();

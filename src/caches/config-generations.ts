@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { RedisLayout } from './layout';
 import type { Redis } from './redis';
 
@@ -14,6 +15,11 @@ import type { Redis } from './redis';
  * yet"; a change inside a scope with a pending marker needs no job of its own. A job removes its
  * marker *before* reading the counter and loading, so a change that saw the marker is always
  * visible to that job.
+ *
+ * A marker holds the token of the change that set it (its outbox row). Setting the marker and
+ * enqueueing the job are two Redis calls; if the enqueue fails, the change is published again
+ * with the same token, finds its own marker, and is told to enqueue — a marker is never left
+ * behind that no job will clear while other changes trust it.
  */
 
 export type InvalidationScope =
@@ -29,21 +35,30 @@ export interface ConfigGenerations {
   /**
    * After a commit: stamps the changed scope and reports whether it still needs an invalidation
    * job (false when a pending invalidation of the scope or an enclosing one will see the change).
+   * `token` names the change: called again with the same token (its enqueue failed), it answers
+   * true again while its own marker stands.
    */
-  recordChange(change: InvalidationScope): Promise<boolean>;
+  recordChange(change: InvalidationScope, token?: string): Promise<boolean>;
   /** At the start of an invalidation job: clears its marker; false when an enclosing invalidation is still pending. */
   beginInvalidation(change: InvalidationScope): Promise<boolean>;
 }
 
 // KEYS[1] global counter, KEYS[2] the stamp to set, KEYS[3] own marker, KEYS[4..] enclosing
-// markers. ARGV: stamp TTL (s), marker TTL (ms). Returns 1 when a job must be scheduled.
+// markers. ARGV: stamp TTL (s), marker TTL (ms), the change's token. Returns 1 when a job must be
+// scheduled. Covered by an enclosing marker, a change drops a marker it set itself earlier: no job
+// of its own will come to clear it.
 const RECORD_CHANGE = `
 local generation = redis.call('INCR', KEYS[1])
 redis.call('SET', KEYS[2], generation, 'EX', ARGV[1])
-for k = 3, #KEYS do
-  if redis.call('EXISTS', KEYS[k]) == 1 then return 0 end
+local own = redis.call('GET', KEYS[3])
+for k = 4, #KEYS do
+  if redis.call('EXISTS', KEYS[k]) == 1 then
+    if own == ARGV[3] then redis.call('DEL', KEYS[3]) end
+    return 0
+  end
 end
-redis.call('SET', KEYS[3], generation, 'PX', ARGV[2])
+if own and own ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[2])
 return 1
 `;
 
@@ -90,9 +105,9 @@ export function createConfigGenerations(redis: Redis, layout: RedisLayout, optio
   }
 
   return {
-    async recordChange(change) {
+    async recordChange(change, token = randomUUID()) {
       const { stamp: stampKey, own, enclosing } = scopeKeys(change);
-      const result = await r.relayRecordChange(3 + enclosing.length, layout.generation, stampKey, own, ...enclosing, STAMP_TTL_S, options.markerTtlMs);
+      const result = await r.relayRecordChange(3 + enclosing.length, layout.generation, stampKey, own, ...enclosing, STAMP_TTL_S, options.markerTtlMs, token);
       return result === 1;
     },
 

@@ -24,6 +24,7 @@ import type { Redis } from './redis';
  *   inflated); a reader that finds a config without one (written by an older version) gets the
  *   plain bytes instead and may compress them itself.
  * - `cachedKeys` tells which keys have a config now; a config may expire at any moment after.
+ * - `peek` returns the stored text of cached keys and writes nothing.
  * - `delete` removes config and rev together.
  */
 export interface ProjectConfigCache {
@@ -36,6 +37,8 @@ export interface ProjectConfigCache {
   writeIfCurrent(entries: readonly ConfigWriteEntry[], startedAt: number, ttlS: number, claimToken: string | null): Promise<{ written: string[]; refused: string[] }>;
   disableCached(publicKeys: readonly string[]): Promise<number>;
   cachedKeys(publicKeys: readonly string[]): Promise<Set<string>>;
+  /** The stored config text of the cached keys among these (for `configs verify`); claims nothing. */
+  peek(publicKeys: readonly string[]): Promise<Map<string, string>>;
   /** Removes configs and revs (a key whose config can no longer be computed must not be served as current). */
   delete(publicKeys: readonly string[]): Promise<void>;
 }
@@ -254,6 +257,17 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
     async delete(publicKeys) {
       if (publicKeys.length === 0) return;
       await redis.del(...publicKeys.flatMap((publicKey) => [layout.config(publicKey), layout.rev(publicKey), layout.deflated(publicKey)]));
+    },
+
+    async peek(publicKeys) {
+      const found = new Map<string, string>();
+      if (publicKeys.length === 0) return found;
+      const values = await redis.mget(publicKeys.map((publicKey) => layout.config(publicKey)));
+      publicKeys.forEach((publicKey, i) => {
+        const value = values[i];
+        if (typeof value === 'string') found.set(publicKey, value);
+      });
+      return found;
     },
 
     async cachedKeys(publicKeys) {

@@ -37,6 +37,8 @@ export interface Settings {
   buildBatchSize: number;
   workerConcurrency: number;
   invalidationDelayMs: number;
+  /** How often each worker's outbox drainer looks for rows the API could not publish itself. */
+  outboxPollMs: number;
   bullBoardUser: string;
   bullBoardPassword: string;
   bullBoardReadOnly: boolean;
@@ -190,6 +192,7 @@ const schema = z.object({
   BUILD_BATCH_SIZE: int(500, 1, 500),
   WORKER_CONCURRENCY: int(4, 1, 1000),
   INVALIDATION_DELAY_MS: int(500, 0, 600_000),
+  OUTBOX_POLL_MS: int(200, 10, 60_000),
   BULL_BOARD_USER: z.string().default(''),
   BULL_BOARD_PASSWORD: z.string().default(''),
   BULL_BOARD_READ_ONLY: bool(true),
@@ -241,6 +244,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     buildBatchSize: data.BUILD_BATCH_SIZE,
     workerConcurrency: data.WORKER_CONCURRENCY,
     invalidationDelayMs: data.INVALIDATION_DELAY_MS,
+    outboxPollMs: data.OUTBOX_POLL_MS,
     bullBoardUser: data.BULL_BOARD_USER,
     bullBoardPassword: data.BULL_BOARD_PASSWORD,
     bullBoardReadOnly: data.BULL_BOARD_READ_ONLY,

@@ -4,25 +4,24 @@ import {
   type ChangeSet,
   type EventSubscriber,
   type FlushEventArgs,
-  type Transaction,
   type TransactionEventArgs,
 } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Logger } from 'pino';
 import type { InvalidationScope } from '../caches/config-generations';
 import type { ConfigChange } from '../queues/invalidate.queue';
 import { CONFIG_INPUTS } from '../relay-config/sections';
-import { Project, ProjectTemplate } from './entities';
+import { insertOutboxRows, takeWrittenIds, writeOutbox } from './outbox';
 
 /**
- * Turns committed changes to organizations, projects, templates, keys and their options into
- * invalidations of exactly the configs they affect — only after the transaction commits, never
- * on rollback (LIBRARIES.md: on a plain flush `afterTransactionCommit` fires *before*
- * `afterFlush`, so changes are collected in `afterFlush` and published there when no explicit
- * transaction is open, else kept until the root transaction commits).
- *
- * A change inside a savepoint that is rolled back while the outer transaction commits still
- * schedules its invalidation: extra work, never a stale config.
+ * Turns changes to organizations, projects, templates, keys and their options into outbox rows
+ * (src/db/outbox.ts) for exactly the configs they affect, written in the transaction that makes
+ * the change — so a rollback (of the transaction or of a savepoint) leaves no row and a commit
+ * always leaves one, whatever happens to Redis or to this process afterwards. The event order
+ * (LIBRARIES.md, checked with MikroORM 6.6.16): inside an explicit transaction `afterFlush` runs
+ * in it; a plain `em.flush()` opens its own transaction, and `beforeTransactionCommit` (with the
+ * unit of work) runs in that one, before `afterTransactionCommit` and `afterFlush`. After the root
+ * transaction commits, the rows are published at once (the fast path); the drainers in the
+ * worker processes publish whatever that could not.
  */
 
 /** A change as seen in a flush; organization ids of projects/templates may still be unknown. */
@@ -138,18 +137,24 @@ export function changesOf(changeSets: ChangeSet<AnyEntity>[]): PendingChange[] {
   return changes.filter((c) => !isNew(c));
 }
 
+type Sql = (sql: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
+
+const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+
+/** Organization ids by project or template id, read in the transaction of the change. */
+async function organizationsOf(sql: Sql, table: 'project' | 'project_template', ids: number[]): Promise<Map<number, number>> {
+  const found = new Map<number, number>();
+  if (ids.length === 0) return found;
+  for (const row of await sql(`select "id", "organization_id" from "${table}" where "id" in (${placeholders(ids.length)})`, ids)) found.set(Number(row.id), Number(row.organization_id));
+  return found;
+}
+
 /** Fills in the organization ids a flush could not see (unloaded project/template references). */
-async function resolveScopes(em: EntityManager, pending: PendingChange[]): Promise<ConfigChange[]> {
+async function resolveScopes(sql: Sql, pending: PendingChange[]): Promise<ConfigChange[]> {
   const projectIds = [...new Set(pending.filter((c) => c.organizationId === null && c.projectId !== undefined).map((c) => c.projectId!))];
   const templateIds = [...new Set(pending.filter((c) => c.organizationId === null && c.templateId !== undefined).map((c) => c.templateId!))];
-  const orgOfProject = new Map<number, number>();
-  const orgOfTemplate = new Map<number, number>();
-  if (projectIds.length > 0) {
-    for (const p of await em.find(Project, { id: { $in: projectIds } }, { fields: ['organization'], disableIdentityMap: true })) orgOfProject.set(p.id, idOf(p.organization)!);
-  }
-  if (templateIds.length > 0) {
-    for (const t of await em.find(ProjectTemplate, { id: { $in: templateIds } }, { fields: ['organization'], disableIdentityMap: true })) orgOfTemplate.set(t.id, idOf(t.organization)!);
-  }
+  const orgOfProject = await organizationsOf(sql, 'project', projectIds);
+  const orgOfTemplate = await organizationsOf(sql, 'project_template', templateIds);
   const resolved: ConfigChange[] = [];
   for (const c of pending) {
     const organizationId = c.organizationId ?? (c.projectId !== undefined ? orgOfProject.get(c.projectId) : undefined) ?? (c.templateId !== undefined ? orgOfTemplate.get(c.templateId) : undefined);
@@ -171,75 +176,57 @@ async function resolveScopes(em: EntityManager, pending: PendingChange[]): Promi
   return resolved;
 }
 
-/** Keys a deletion takes out of use, registered inside the transaction that deletes them. */
-const extraDisabledKeys = new WeakMap<object, PendingChange[]>();
-
-/** The root transaction of a (possibly nested) MikroORM transaction context. */
-function rootTransaction(ctx: Transaction): Transaction {
-  let current: any = ctx;
-  for (;;) {
-    const parentSymbol = Object.getOwnPropertySymbols(current).find((s) => s.description === 'parentTransaction');
-    if (!parentSymbol) return current;
-    current = current[parentSymbol];
-  }
+/** Writes the outbox rows of one flush's changes on `ctx`. */
+async function writeChanges(em: EntityManager, ctx: object, changes: PendingChange[]): Promise<void> {
+  const sql: Sql = (text, params) => em.getConnection('write').execute(text, params, 'all', ctx);
+  const resolved = await resolveScopes(sql, changes);
+  await insertOutboxRows(em, ctx, resolved.map((change) => ({ kind: 'invalidation' as const, change })));
 }
 
 /**
  * Inside a transaction that soft-deletes a project or organization: take these keys out of use
  * when it commits (their cached configs become `{"disabled":true}` at once).
  */
-export function disableKeysOnCommit(em: EntityManager, scope: PendingChange, publicKeys: string[]): void {
-  const ctx = em.getTransactionContext();
-  if (!ctx) throw new Error('disableKeysOnCommit needs an explicit transaction (em.transactional)');
-  const root = rootTransaction(ctx);
-  const list = extraDisabledKeys.get(root) ?? [];
-  list.push({ ...scope, disabledKeys: publicKeys });
-  extraDisabledKeys.set(root, list);
+export async function disableKeysOnCommit(
+  em: EntityManager,
+  deleted: { scope: 'organization'; organizationId: number; trigger: string } | { scope: 'project'; organizationId: number; projectId: number; trigger: string },
+  publicKeys: string[],
+): Promise<void> {
+  const scope: InvalidationScope = deleted.scope === 'organization' ? { scope: 'organization', organizationId: deleted.organizationId } : { scope: 'project', organizationId: deleted.organizationId, projectId: deleted.projectId };
+  await writeOutbox(em, [{ kind: 'invalidation', change: { scope, trigger: deleted.trigger, disabledKeys: publicKeys } }]);
 }
 
 export class ConfigChangeSubscriber implements EventSubscriber {
-  private readonly pending = new WeakMap<object, PendingChange[]>();
-
   constructor(
-    private readonly publish: (changes: ConfigChange[]) => Promise<unknown>,
-    /** A fresh EntityManager outside any transaction, to look up missing organization ids. */
-    private readonly freshEm: () => EntityManager,
-    private readonly logger: Logger,
+    /** The fast path: publishes the rows a root transaction wrote, right after it committed; never throws. */
+    private readonly afterCommit: (ids: string[]) => Promise<void>,
   ) {}
 
+  /** A flush inside an explicit transaction (or savepoint): the rows share its fate. */
   async afterFlush(args: FlushEventArgs): Promise<void> {
+    const ctx = args.em.getTransactionContext() as object | undefined;
+    if (!ctx || !args.em.isInTransaction()) return;
     const changes = changesOf(args.uow.getChangeSets() as ChangeSet<AnyEntity>[]);
-    if (changes.length === 0) return;
-    const ctx = args.em.getTransactionContext();
-    if (ctx && args.em.isInTransaction()) {
-      const root = rootTransaction(ctx);
-      this.pending.set(root, [...(this.pending.get(root) ?? []), ...changes]);
-      return;
-    }
-    await this.send(changes);
+    if (changes.length > 0) await writeChanges(args.em as EntityManager, ctx, changes);
+  }
+
+  /** A plain flush's own transaction (the one event with its unit of work). */
+  async beforeTransactionCommit(args: TransactionEventArgs): Promise<void> {
+    const transaction = args.transaction as object | undefined;
+    if (!args.uow || !transaction) return;
+    const changes = changesOf(args.uow.getChangeSets() as ChangeSet<AnyEntity>[]);
+    if (changes.length > 0) await writeChanges(args.em as EntityManager, transaction, changes);
   }
 
   async afterTransactionCommit(args: TransactionEventArgs): Promise<void> {
-    if (!args.transaction) return;
-    const changes = [...(this.pending.get(args.transaction) ?? []), ...(extraDisabledKeys.get(args.transaction) ?? [])];
-    this.pending.delete(args.transaction);
-    extraDisabledKeys.delete(args.transaction);
-    if (changes.length > 0) await this.send(changes);
+    const transaction = args.transaction as object | undefined;
+    if (!transaction) return;
+    const ids = takeWrittenIds(transaction);
+    if (ids.length > 0) await this.afterCommit(ids);
   }
 
   afterTransactionRollback(args: TransactionEventArgs): void {
-    if (!args.transaction) return;
-    this.pending.delete(args.transaction);
-    extraDisabledKeys.delete(args.transaction);
-  }
-
-  /** Never throws: the change is committed either way; a failed schedule is logged. */
-  private async send(changes: PendingChange[]): Promise<void> {
-    try {
-      const resolved = await resolveScopes(this.freshEm(), changes);
-      await this.publish(resolved);
-    } catch (error) {
-      this.logger.error({ err: (error as Error).message, changes: changes.length }, 'could not schedule config invalidations after commit');
-    }
+    const transaction = args.transaction as object | undefined;
+    if (transaction) takeWrittenIds(transaction);
   }
 }

@@ -86,10 +86,14 @@ export function startWorkers(container: Container, options: WorkerOptions = {}):
     return depth;
   };
 
+  // Every worker process drains the outbox: what the API committed but could not publish itself.
+  container.outbox.start();
+
   logger.info({ concurrency: settings.workerConcurrency, queues: kinds }, 'workers started');
   return {
     async close() {
       for (const retry of retries) clearTimeout(retry);
+      await container.outbox.stop();
       await Promise.all(workers.map((w) => w.close()));
       connection.disconnect();
     },

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { ConfigGenerations, InvalidationScope } from '../caches/config-generations';
 import type { ProjectConfigCache } from '../caches/project-config-cache';
@@ -18,28 +19,40 @@ export interface ConfigChange {
 }
 
 export interface InvalidationScheduler {
-  /** Called after a transaction commits (never on rollback). Returns how many jobs were enqueued. */
+  /**
+   * Publishes one committed change, named by `token` (its outbox row): stamps its scope against
+   * stale writes, takes deleted keys out of use at once, and enqueues an invalidation unless a
+   * pending one covers it. Throws when Redis fails part-way; published again with the same token
+   * it completes what the failed attempt left (a marker it set is recognised as its own). Safe to
+   * repeat: an extra invalidation recomputes the same configs. Returns whether a job was enqueued.
+   */
+  publish(change: ConfigChange, token: string): Promise<boolean>;
+  /** Publishes changes made outside the outbox (the CLI's explicit `configs invalidate`). Returns how many jobs were enqueued. */
   schedule(changes: readonly ConfigChange[]): Promise<number>;
 }
 
-/**
- * Records each change (stamping its scope against stale writes), takes deleted keys out of use
- * at once, and enqueues one delayed invalidation per scope that no pending invalidation already
- * covers; the delay coalesces bursts.
- */
-export function createInvalidationScheduler(queue: InvalidateQueue, generations: ConfigGenerations, cache: Pick<ProjectConfigCache, 'disableCached'>, delayMs: number, onScheduled?: (change: ConfigChange) => void): InvalidationScheduler {
+/** The producer side of invalidations, on the fail-fast connection (a failed publish is retried by its caller). */
+export function createInvalidationScheduler(
+  queue: Pick<InvalidateQueue, 'add'>,
+  generations: ConfigGenerations,
+  cache: Pick<ProjectConfigCache, 'disableCached'>,
+  delayMs: number,
+  onScheduled?: (change: ConfigChange) => void,
+): InvalidationScheduler {
+  async function publish(change: ConfigChange, token: string): Promise<boolean> {
+    // Stamp first, then disable: a build that read the rows before the change is refused.
+    const needsJob = await generations.recordChange(change.scope, token);
+    if (change.disabledKeys?.length) await cache.disableCached(change.disabledKeys);
+    if (!needsJob) return false;
+    await queue.add('invalidate', { ...change.scope, trigger: change.trigger }, { delay: delayMs });
+    onScheduled?.(change);
+    return true;
+  }
   return {
+    publish,
     async schedule(changes) {
       let enqueued = 0;
-      for (const change of changes) {
-        // Stamp first, then disable: a build that read the rows before the change is refused.
-        const needsJob = await generations.recordChange(change.scope);
-        if (change.disabledKeys?.length) await cache.disableCached(change.disabledKeys);
-        if (!needsJob) continue;
-        await queue.add('invalidate', { ...change.scope, trigger: change.trigger }, { delay: delayMs });
-        onScheduled?.(change);
-        enqueued += 1;
-      }
+      for (const change of changes) if (await publish(change, randomUUID())) enqueued += 1;
       return enqueued;
     },
   };

@@ -2,11 +2,14 @@ import { LockMode } from '@mikro-orm/core';
 import type { RelayKeyCache } from '../caches/relay-key-cache';
 import { Relay, RelayUsage } from '../db/entities';
 import type { Orm } from '../db/orm';
+import { writeOutbox } from '../db/outbox';
 
 /**
- * Registered relays: registration, publication of their keys to the request path, and removal of
- * the ones that stopped registering. PostgreSQL holds the truth; the Redis hash behind
- * `RelayKeyCache` follows it, and is only written after the rows it mirrors are committed.
+ * Registered relays: registration, publication of their keys to the request path, and removal.
+ * PostgreSQL holds the truth; the Redis hash behind `RelayKeyCache` follows it through the outbox:
+ * every transaction that writes a relay row also writes the key change, and it reaches Redis after
+ * the commit — at once when Redis answers, else as soon as it does (a removed relay never keeps
+ * authenticating because Redis was down when it was removed).
  */
 
 export interface RelayServiceDeps {
@@ -22,8 +25,8 @@ export interface RelayRegistration {
 
 /**
  * Records a completed registration: the relay row (first registration) or its `last_seen` (a
- * re-registration with the same key), and its usage row per version, in one transaction; the key
- * is published after the commit. An existing relay's key is never changed: a registration with
+ * re-registration with the same key), and its usage row per version, in one transaction with the
+ * key's outbox row; the key is published after the commit. An existing relay's key is never changed: a registration with
  * another key writes nothing and answers `different-public-key` (an operator removes a relay to
  * let it register with a new key).
  */
@@ -43,9 +46,10 @@ export async function recordRelayRegistration(deps: RelayServiceDeps, registrati
       onConflictFields: ['relayId', 'version'],
       onConflictMergeFields: ['lastSeen', 'publicKey'],
     });
+    // Under the relay row's lock, so this row's id follows any earlier removal's (the outbox keeps a relay's order).
+    await writeOutbox(em, [{ kind: 'relay-key', relayId, publicKey }]);
     return 'registered' as const;
   });
-  if (outcome === 'registered') await deps.relayKeys.publish(relayId, publicKey);
   return outcome;
 }
 
@@ -69,10 +73,10 @@ export async function publishRelayKeys(deps: RelayServiceDeps, pageSize = 1000):
 
 /**
  * Removes the relays whose last registration is older than `cutoff`, with their usage rows, and
- * takes their keys out of Redis; `batchSize` relays per transaction. The rows stay locked while the
- * keys are removed, so a relay registering again meanwhile waits, is inserted afresh after the
- * commit and publishes its key after that: a removal never wipes a newer registration's key.
- * Returns how many relays were removed.
+ * takes their keys out of Redis (through the outbox); `batchSize` relays per transaction. A relay
+ * registering again meanwhile waits for the rows' locks and writes its key change after the
+ * removal's, so the outbox publishes it after the removal: a removal never wipes a newer
+ * registration's key. Returns how many relays were removed.
  */
 export async function pruneRelays(deps: RelayServiceDeps, cutoff: Date, batchSize = 1000): Promise<number> {
   let removed = 0;
@@ -82,9 +86,9 @@ export async function pruneRelays(deps: RelayServiceDeps, cutoff: Date, batchSiz
       const stale = await em.find(Relay, { lastSeen: { $lt: cutoff } }, { fields: ['id', 'relayId'], orderBy: { id: 'asc' }, limit: batchSize, lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE });
       if (stale.length === 0) return 0;
       const relayIds = stale.map((r) => r.relayId);
-      await deps.relayKeys.removeMany(relayIds);
       await em.nativeDelete(RelayUsage, { relayId: { $in: relayIds } });
       await em.nativeDelete(Relay, { id: { $in: stale.map((r) => r.id) } });
+      await writeOutbox(em, relayIds.map((relayId) => ({ kind: 'relay-key' as const, relayId, publicKey: null })));
       return stale.length;
     });
     removed += batch;
@@ -93,4 +97,17 @@ export async function pruneRelays(deps: RelayServiceDeps, cutoff: Date, batchSiz
   // Usage rows of versions a live relay no longer runs (and of relays removed by hand) age out too.
   await deps.orm.em.fork().nativeDelete(RelayUsage, { lastSeen: { $lt: cutoff } });
   return removed;
+}
+
+/**
+ * Removes one registered relay (`relays remove`): its row (usage rows age out), and its key from Redis
+ * through the outbox. False when no such relay is registered.
+ */
+export async function removeRelay(deps: Pick<RelayServiceDeps, 'orm'>, relayId: string): Promise<boolean> {
+  return deps.orm.em.fork().transactional(async (em) => {
+    const deleted = await em.nativeDelete(Relay, { relayId });
+    if (deleted === 0) return false;
+    await writeOutbox(em, [{ kind: 'relay-key', relayId, publicKey: null }]);
+    return true;
+  });
 }

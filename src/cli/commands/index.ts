@@ -4,6 +4,7 @@ import { dataCommands } from './data';
 import { invalidateCommands } from './invalidate';
 import { relayCommands } from './relays';
 import { userCommands } from './users';
+import { verifyCommands } from './verify';
 
 export type { Command, CommandContext } from './command';
 
@@ -11,6 +12,7 @@ export const commands: Record<string, Command> = {
   ...dataCommands,
   ...configCommands,
   ...invalidateCommands,
+  ...verifyCommands,
   ...userCommands,
   ...relayCommands,
 };

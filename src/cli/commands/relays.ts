@@ -1,5 +1,6 @@
 import { Relay, RelayUsage } from '../../db/entities';
 import { UUID_RE } from '../../formats';
+import { removeRelay } from '../../services/relays';
 import { CliError } from '../cli-error';
 import { json } from './args';
 import type { Command } from './command';
@@ -31,10 +32,7 @@ export const relayCommands: Record<string, Command> = {
     async run(ctx) {
       const [relayId] = ctx.positionals;
       if (!relayId || !UUID_RE.test(relayId)) throw new CliError('give the relay id: a lower-case UUID');
-      const container = await ctx.container();
-      const deleted = await container.orm.em.fork().nativeDelete(Relay, { relayId });
-      if (deleted === 0) throw new CliError(`Relay \`${relayId}\` is not registered`);
-      await container.relayKeys.remove(relayId);
+      if (!(await removeRelay(await ctx.container(), relayId))) throw new CliError(`Relay \`${relayId}\` is not registered`);
       ctx.out(`Removed relay \`${relayId}\``);
     },
   },
