@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { computeProjectConfigs } from '../src/db/compute-configs';
+import { computeOptionsOf, computeProjectConfigs } from '../src/db/compute-configs';
 import { Organization, OrganizationOption } from '../src/db/entities';
 import { seed, type SeedResult } from '../src/db/seed';
 import { scrape } from '../bench/prometheus';
@@ -43,7 +43,7 @@ describe('projectconfigs v3 (post-or-schedule by key)', () => {
 
     const { configs } = await relay.pollConfigs(keys);
     expect(configs.get(UNKNOWN)).toEqual({ disabled: true });
-    const { configs: fresh } = await computeProjectConfigs(server.container.orm.em.fork(), keys.slice(0, 6), { allowedOrigins: [] });
+    const { configs: fresh } = await computeProjectConfigs(server.container.orm.em.fork(), keys.slice(0, 6), computeOptionsOf(server.container.settings));
     for (const computed of fresh) {
       const served = configs.get(computed.publicKey) as { publicKeys: { publicKey: string }[] };
       expect(stable(served)).toEqual(stable(computed.config));
