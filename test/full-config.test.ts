@@ -179,7 +179,7 @@ describe("a plain project's config against Sentry's (FULL_CONFIG.md §4, §5)", 
 
   it('keeps Sentry\'s float values through JSON (0.3, 900, 0.0 are numbers, not strings)', () => {
     const { config } = build(plain(), ctx());
-    expect(config.performanceScore.profiles[0]!.scoreComponents[1]).toEqual({ measurement: 'lcp', weight: 0.3, p10: 1200, p50: 2400, optional: true });
+    expect(config.performanceScore.profiles[0].scoreComponents[1]).toEqual({ measurement: 'lcp', weight: 0.3, p10: 1200, p50: 2400, optional: true });
   });
 
   it('adds the Mobile profile before the defaults with organizations:performance-calculate-mobile-perf-score-relay', () => {

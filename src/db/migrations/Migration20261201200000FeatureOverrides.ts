@@ -17,6 +17,8 @@ export class Migration20261201200000FeatureOverrides extends Migration {
         `select o.${owner} as owner, name from "${table}" o, jsonb_array_elements_text(case when jsonb_typeof(o.value) = 'array' then o.value else '[]'::jsonb end) name
          where o.key = 'sentry:features' and not (name = any(${known}))`,
       )) as { owner: number; name: string }[];
+      // Migrations run before the service's logger exists; the operator reads this in the migrate output.
+      // eslint-disable-next-line no-console
       for (const row of dropped) console.warn(`feature overrides migration: ${table} ${owner}=${row.owner}: dropped unknown feature flag "${row.name}"`);
       await this.execute(
         `insert into "${table}" (${owner}, key, value, updated_at)

@@ -14,7 +14,7 @@ const component = (measurement: string, weight: number, p10: number, p50: number
 const browser = (name: string): RuleCondition => ({ op: 'eq', name: 'event.contexts.browser.name', value: name });
 
 /** fcp, lcp, cls, ttfb at the given thresholds; `strict` lists the vitals the browser does not report (weight 0, required). */
-function vitals(thresholds: { fcp: [number, number]; lcp: [number, number]; ttfb: [number, number] }, strict: readonly ('lcp' | 'cls')[] = []): Component[] {
+function vitals(thresholds: Thresholds, strict: readonly ('lcp' | 'cls')[] = []): Component[] {
   const zero = (m: 'lcp' | 'cls') => strict.includes(m);
   return [
     component('fcp', 0.15, ...thresholds.fcp, true),
@@ -24,8 +24,9 @@ function vitals(thresholds: { fcp: [number, number]; lcp: [number, number]; ttfb
   ];
 }
 
-const DESKTOP = { fcp: [900, 1600], lcp: [1200, 2400], ttfb: [200, 400] } as { fcp: [number, number]; lcp: [number, number]; ttfb: [number, number] };
-const MOBILE = { fcp: [1800, 3000], lcp: [2500, 4000], ttfb: [800, 1800] } as { fcp: [number, number]; lcp: [number, number]; ttfb: [number, number] };
+type Thresholds = { fcp: [number, number]; lcp: [number, number]; ttfb: [number, number] };
+const DESKTOP: Thresholds = { fcp: [900, 1600], lcp: [1200, 2400], ttfb: [200, 400] };
+const MOBILE: Thresholds = { fcp: [1800, 3000], lcp: [2500, 4000], ttfb: [800, 1800] };
 const INP = [component('inp', 1.0, 200, 500, false)];
 
 const profile = (name: string, scoreComponents: Component[], condition: RuleCondition): PerformanceScoreProfile => ({ name, scoreComponents, condition });
