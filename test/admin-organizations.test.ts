@@ -128,7 +128,7 @@ describe('PUT /api/0/organizations/{org}/ settings', () => {
       'sentry:ingest-through-trusted-relays-only': 'enabled',
     });
     const [edit] = await auditOf('settings', 'org.edit');
-    expect(edit!.data).toMatchObject({ dataScrubber: 'to true', eventRetention: 'to 30', 'sentry:ingest-through-trusted-relays-only': 'to "enabled"' });
+    expect(edit!.data).toMatchObject({ dataScrubber: 'to true', eventRetention: 'to 30', 'sentry:ingest-through-trusted-relays-only': 'to enabled' });
 
     // The settings reach the config of the organization's keys.
     const keys = await api.get('/api/0/projects/settings/web/keys/');
@@ -143,7 +143,7 @@ describe('PUT /api/0/organizations/{org}/ settings', () => {
     expect(unset.body.options).toEqual({});
     expect(await orgOptions('settings')).not.toHaveProperty('sentry:event_retention');
     const edits = await auditOf('settings', 'org.edit');
-    expect(edits[1]!.data).toEqual({ eventRetention: 'from 30 to null', 'sentry:ingest-through-trusted-relays-only': 'from "enabled" to null' });
+    expect(edits[1]!.data).toEqual({ eventRetention: 'from 30 to null', 'sentry:ingest-through-trusted-relays-only': 'from enabled to null' });
   });
 
   it('changes name and slug, refuses a slug in use, and records both changes', async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultGlobalConfig } from '../src/relay-config/global-config';
 import { computeOptionsOf, computeProjectConfigs } from '../src/db/compute-configs';
 import { Organization, OrganizationOption } from '../src/db/entities';
 import { seed, type SeedResult } from '../src/db/seed';
@@ -82,12 +83,12 @@ describe('projectconfigs v3 (post-or-schedule by key)', () => {
     expect(response.body).toEqual({ configs: {}, pending: [] });
   });
 
-  it('adds the global config with status ready under both names', async () => {
+  it("adds Sentry's global config with RELAY_GLOBAL_CONFIG merged over it, with status ready under both names", async () => {
     const response = await relay.projectConfigs({ global: true, publicKeys: [] });
     expect(response.body).toEqual({
       configs: {},
       pending: [],
-      global: { measurements: { maxCustomMeasurements: 10 } },
+      global: { ...defaultGlobalConfig(), measurements: { maxCustomMeasurements: 10 } },
       globalStatus: 'ready',
       global_status: 'ready',
     });
@@ -213,7 +214,7 @@ describe('trusted external relays (RELAY_ALLOW_TRUSTED)', () => {
     const { configs } = await trusted.pollConfigs([ownKey, otherKey]);
     const own = configs.get(ownKey) as { disabled: boolean; config: Record<string, unknown> };
     expect(own.disabled).toBe(false);
-    expect(Object.keys(own.config).sort()).toEqual(['allowedDomains', 'breakdownsV2', 'datascrubbingSettings', 'features', 'piiConfig', 'trustedRelays']);
+    expect(Object.keys(own.config).sort()).toEqual(['allowedDomains', 'datascrubbingSettings', 'features', 'piiConfig', 'sampling', 'trustedRelays']);
     expect(own.config.trustedRelays).toContain(trusted.publicKey);
     expect(configs.get(otherKey)).toEqual({ disabled: true });
   });
