@@ -104,7 +104,7 @@ describe('PUT /api/0/organizations/{org}/ settings', () => {
       safeFields: ['OrderId'],
       relayPiiConfig: pii,
       eventRetention: 30,
-      options: { 'sentry:features': ['organizations:session-replay'] },
+      options: { 'sentry:ingest-through-trusted-relays-only': 'enabled' },
     });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
@@ -115,7 +115,7 @@ describe('PUT /api/0/organizations/{org}/ settings', () => {
       safeFields: ['orderid'],
       relayPiiConfig: pii,
       eventRetention: 30,
-      options: { 'sentry:features': ['organizations:session-replay'] },
+      options: { 'sentry:ingest-through-trusted-relays-only': 'enabled' },
     });
     expect(await orgOptions('settings')).toEqual({
       'sentry:require_scrub_data': true,
@@ -125,10 +125,10 @@ describe('PUT /api/0/organizations/{org}/ settings', () => {
       'sentry:safe_fields': ['orderid'],
       'sentry:relay_pii_config': pii,
       'sentry:event_retention': 30,
-      'sentry:features': ['organizations:session-replay'],
+      'sentry:ingest-through-trusted-relays-only': 'enabled',
     });
     const [edit] = await auditOf('settings', 'org.edit');
-    expect(edit!.data).toMatchObject({ dataScrubber: 'to true', eventRetention: 'to 30', 'sentry:features': 'to ["organizations:session-replay"]' });
+    expect(edit!.data).toMatchObject({ dataScrubber: 'to true', eventRetention: 'to 30', 'sentry:ingest-through-trusted-relays-only': 'to enabled' });
 
     // The settings reach the config of the organization's keys.
     const keys = await api.get('/api/0/projects/settings/web/keys/');
@@ -138,12 +138,12 @@ describe('PUT /api/0/organizations/{org}/ settings', () => {
     expect(Object.keys(config.piiConfig.rules)).toEqual(['organization:ids']);
 
     // null unsets an option (back to the registered default).
-    const unset = await api.put('/api/0/organizations/settings/', { eventRetention: null, options: { 'sentry:features': null } });
+    const unset = await api.put('/api/0/organizations/settings/', { eventRetention: null, options: { 'sentry:ingest-through-trusted-relays-only': null } });
     expect(unset.body.eventRetention).toBeNull();
     expect(unset.body.options).toEqual({});
     expect(await orgOptions('settings')).not.toHaveProperty('sentry:event_retention');
     const edits = await auditOf('settings', 'org.edit');
-    expect(edits[1]!.data).toEqual({ eventRetention: 'from 30 to null', 'sentry:features': 'from ["organizations:session-replay"] to null' });
+    expect(edits[1]!.data).toEqual({ eventRetention: 'from 30 to null', 'sentry:ingest-through-trusted-relays-only': 'from enabled to null' });
   });
 
   it('changes name and slug, refuses a slug in use, and records both changes', async () => {

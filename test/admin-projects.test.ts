@@ -95,7 +95,9 @@ describe('project settings', () => {
     const config = (await configOf(container, key.id)).config;
     expect(config.allowedDomains).toEqual(['https://app.example.com', '*.example.org']);
     expect(config.filterSettings).toMatchObject({ localhost: { isEnabled: true }, clientIps: { blacklistedIps: ['10.0.0.0/8'] } });
-    expect(config.datascrubbingSettings).toMatchObject({ scrubData: false, scrubIpAddresses: true, sensitiveFields: ['card'] });
+    // A false scrubData is left out, as Relay's serializer writes it.
+    expect(config.datascrubbingSettings).toMatchObject({ scrubIpAddresses: true, sensitiveFields: ['card'] });
+    expect(config.datascrubbingSettings).not.toHaveProperty('scrubData');
     const [edit] = await auditOf('opts', 'project.edit');
     expect(edit!.data).toMatchObject({ project: 'web', allowedDomains: 'to ["https://app.example.com","*.example.org"]', scrubIPAddresses: 'to true' });
 
@@ -209,7 +211,7 @@ describe('inbound filters', () => {
       'filters:localhost',
     ]);
     const list = await api.get('/api/0/projects/filters/web/filters/');
-    expect(list.body.map((f: { id: string }) => f.id)).toEqual(['browser-extensions', 'localhost', 'web-crawlers', 'filtered-transaction', 'legacy-browsers']);
+    expect(list.body.map((f: { id: string }) => f.id)).toEqual(['browser-extensions', 'localhost', 'web-crawlers', 'filtered-transaction', 'chunk-load-error', 'react-hydration-errors', 'legacy-browsers']);
   });
 
   it('answers 404 for an unknown filter and 400 for bad bodies', async () => {

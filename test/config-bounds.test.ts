@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FEATURE_DEFINITIONS } from '../src/options/features';
 import type { Container } from '../src/container';
 import {
   BREAKDOWNS_BOUNDS,
@@ -121,7 +122,9 @@ describe('size bounds: 400 field errors', () => {
     ['sentry:releases', strings(1, LIST_BOUNDS['sentry:releases'].maxItemChars + 1)],
     ['sentry:csp_ignored_sources', strings(100, 101)],
     ['sentry:blacklisted_ips', Array.from({ length: LIST_BOUNDS['sentry:blacklisted_ips'].maxItems + 1 }, (_, i) => `10.0.${i >> 8}.${i & 255}`)],
-    ['sentry:features', strings(LIST_BOUNDS['sentry:features'].maxItems + 1, 5)],
+    ['sentry:transaction_metrics_custom_tags', strings(LIST_BOUNDS['sentry:transaction_metrics_custom_tags'].maxItems + 1, 5)],
+    ['sentry:log_messages', strings(1, LIST_BOUNDS['sentry:log_messages'].maxItemChars + 1)],
+    ['sentry:trace_metric_names', strings(LIST_BOUNDS['sentry:trace_metric_names'].maxItems + 1, 1)],
     ['filters:legacy-browsers', Array.from({ length: 11 }, () => 'ie9')],
     ['sentry:breakdowns', Object.fromEntries(Array.from({ length: BREAKDOWNS_BOUNDS.maxEntries + 1 }, (_, i) => [`b${i}`, { type: 'span_operations', matches: ['http'] }]))],
     ['sentry:breakdowns', { big: { type: 'span_operations', matches: strings(1, BREAKDOWNS_BOUNDS.maxJsonBytes) } }],
@@ -168,7 +171,6 @@ describe('the largest config a tenant can make', () => {
 
   it(`stays under the bound stated by the table (${MAX_TENANT_CONFIG_BYTES} bytes), itself well under 1 MiB and the build cap`, () => {
     const ipv6 = (i: number) => `ffff:ffff:ffff:ffff:ffff:ffff:${(i >> 16).toString(16).padStart(4, 'f')}:${(i & 0xffff).toString(16).padStart(4, 'f')}/128`;
-    const feature = (i: number) => `${String(i).padStart(5, '0')}${'f'.repeat(195)}`;
     const pii = largestPii();
     const breakdowns = Object.fromEntries(
       Array.from({ length: BREAKDOWNS_BOUNDS.maxEntries }, (_, i) => [`b${String(i).padStart(2, '0')}`, { type: 'span_operations', matches: ['\u0001'.repeat(Math.floor(BREAKDOWNS_BOUNDS.maxJsonBytes / BREAKDOWNS_BOUNDS.maxEntries / 6) - 15)] }]),
@@ -183,7 +185,6 @@ describe('the largest config a tenant can make', () => {
     const both = (scope: OptionScope) => ({
       'sentry:sensitive_fields': valid(scope, 'sentry:sensitive_fields', largestList('sentry:sensitive_fields')),
       'sentry:safe_fields': valid(scope, 'sentry:safe_fields', largestList('sentry:safe_fields')),
-      'sentry:features': valid(scope, 'sentry:features', largestList('sentry:features', feature)),
       'sentry:relay_pii_config': pii,
     });
     const organizationOptions = new Map<string, unknown>(Object.entries({ ...both('organization'), 'sentry:trusted-relays': valid('organization', 'sentry:trusted-relays', trusted), 'sentry:event_retention': 3650 }));
@@ -193,6 +194,9 @@ describe('the largest config a tenant can make', () => {
         'sentry:origins': valid('project', 'sentry:origins', largestList('sentry:origins', (i) => `${i}`.padEnd(LIST_BOUNDS['sentry:origins'].maxItemChars, '\u0001'))),
         'sentry:error_messages': valid('project', 'sentry:error_messages', largestList('sentry:error_messages')),
         'sentry:releases': valid('project', 'sentry:releases', largestList('sentry:releases')),
+        'sentry:log_messages': valid('project', 'sentry:log_messages', largestList('sentry:log_messages')),
+        'sentry:trace_metric_names': valid('project', 'sentry:trace_metric_names', largestList('sentry:trace_metric_names')),
+        'sentry:transaction_metrics_custom_tags': valid('project', 'sentry:transaction_metrics_custom_tags', largestList('sentry:transaction_metrics_custom_tags')),
         'sentry:csp_ignored_sources': valid('project', 'sentry:csp_ignored_sources', largestList('sentry:csp_ignored_sources', (i) => `${i}`.padEnd(500, '\u0001'))),
         'sentry:blacklisted_ips': valid('project', 'sentry:blacklisted_ips', largestList('sentry:blacklisted_ips', ipv6)),
         'sentry:breakdowns': valid('project', 'sentry:breakdowns', breakdowns),
@@ -214,7 +218,7 @@ describe('the largest config a tenant can make', () => {
         projectOptions,
         templateOptions: null,
       },
-      { now: new Date(), allowedOrigins: [], newRev: () => 'f'.repeat(32) },
+      { now: new Date(), allowedOrigins: [], newRev: () => 'f'.repeat(32), defaultFeatures: new Set(FEATURE_DEFINITIONS.map((f) => f.name)), eventRetentionDays: 90 },
     ) as EnabledConfig;
     const bytes = Buffer.byteLength(JSON.stringify(config));
     expect(bytes).toBeLessThanOrEqual(MAX_TENANT_CONFIG_BYTES);
@@ -226,7 +230,7 @@ describe('the largest config a tenant can make', () => {
     // Everything that is not a bounded option fits the fixed part.
     const bare = buildProjectConfig(
       { publicKey: key.publicKey, key, project: { id: 1, slug: 's'.repeat(50), status: 'active' }, organization: { id: 1, slug: 'o', status: 'active' }, organizationOptions: new Map(), projectOptions: new Map(Object.entries({ 'filters:legacy-browsers': ['default', 'ie_pre_9', 'ie9', 'ie10', 'ie11', 'opera_pre_15', 'opera_mini_pre_8', 'android_pre_4', 'safari_pre_6', 'edge_pre_79'], 'filters:filtered-transaction': '1' })), templateOptions: null },
-      { now: new Date(), allowedOrigins: [], newRev: () => 'f'.repeat(32) },
+      { now: new Date(), allowedOrigins: [], newRev: () => 'f'.repeat(32), defaultFeatures: new Set(FEATURE_DEFINITIONS.map((f) => f.name)), eventRetentionDays: 90 },
     );
     expect(Buffer.byteLength(JSON.stringify(bare))).toBeLessThan(FIXED_CONFIG_BYTES / 2);
   });

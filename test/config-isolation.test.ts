@@ -44,7 +44,7 @@ describe('a batch with one tenant’s bad stored options', () => {
     keyHuge = orgs[3]!.projects[0]!.publicKeys[0]!;
     const em = server.container.orm.em.fork();
     em.create(ProjectOption, { project: orgs[0]!.projects[0]!.id, key: 'sentry:relay_pii_config', value: BAD_PII });
-    em.create(ProjectOption, { project: orgs[2]!.projects[0]!.id, key: 'sentry:features', value: 5 });
+    em.create(ProjectOption, { project: orgs[2]!.projects[0]!.id, key: 'sentry:safe_fields', value: 5 });
     em.create(ProjectOption, { project: orgs[3]!.projects[0]!.id, key: 'sentry:sensitive_fields', value: Array.from({ length: 1100 }, () => 'x'.repeat(4000)) });
     await em.flush();
     await waitForQueuesToSettle(server.container, { quietMs: 200 });
@@ -90,11 +90,11 @@ describe('a batch with one tenant’s bad stored options', () => {
 
     // Once the data is fixed, the first poll after the claim expired serves the key.
     const em = server.container.orm.em.fork();
-    await em.nativeDelete(ProjectOption, { project: orgs[2]!.projects[0]!.id, key: 'sentry:features' });
+    await em.nativeDelete(ProjectOption, { project: orgs[2]!.projects[0]!.id, key: 'sentry:safe_fields' });
     const { configs } = await relay.pollConfigs([keyBroken], { timeoutMs: (CLAIM_TTL_S + 5) * 1000 });
     expect((configs.get(keyBroken) as { disabled: boolean }).disabled).toBe(false);
     // Broken again for the tests below.
-    em.create(ProjectOption, { project: orgs[2]!.projects[0]!.id, key: 'sentry:features', value: 5 });
+    em.create(ProjectOption, { project: orgs[2]!.projects[0]!.id, key: 'sentry:safe_fields', value: 5 });
     await em.flush();
     await waitForQueuesToSettle(server.container, { quietMs: 200 });
     await server.container.configCache.delete([keyBroken]);

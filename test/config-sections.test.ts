@@ -4,13 +4,14 @@ import { CONFIG_FIELDS } from '../src/db/config-loader';
 import { initOrm, type Orm } from '../src/db/orm';
 import { OPTION_DEFINITIONS } from '../src/options/registry';
 import { buildProjectConfig } from '../src/relay-config/project-config';
-import { defineSection, guardedLookup, type OptionLookup } from '../src/relay-config/section';
+import { FEATURE_DEFINITIONS } from '../src/options/features';
+import { defineSection, guardedFeatures, guardedLookup, type FeatureLookup, type OptionLookup } from '../src/relay-config/section';
 import type { OptionName } from '../src/options/registry';
 import { CONFIG_INPUTS, CONFIG_SECTIONS, RESTRICTED_FIELDS } from '../src/relay-config/sections';
 import type { BuildContext } from '../src/relay-config/types';
 import { freshDatabaseUrl } from './support/harness';
 
-const ctx: BuildContext = { now: new Date('2026-11-25T10:00:00.000Z'), allowedOrigins: [], newRev: () => 'r'.repeat(32) };
+const ctx: BuildContext = { now: new Date('2026-11-25T10:00:00.000Z'), allowedOrigins: [], newRev: () => 'r'.repeat(32), defaultFeatures: new Set(), eventRetentionDays: 90 };
 const PK = 'a'.repeat(32);
 const rows = {
   key: { id: 7, publicKey: PK, status: 'active' as const, rateLimitCount: 10, rateLimitWindow: 60 },
@@ -27,24 +28,45 @@ function recordingLookup(read: Set<string>): OptionLookup<OptionName> {
 }
 
 describe('config sections: declarations match the code', () => {
-  it.each(CONFIG_SECTIONS.map((s) => [s.name, s] as const))('section %s reads exactly the options it declares', (_, section) => {
-    const projectRead = new Set<string>();
-    const organizationRead = new Set<string>();
-    section.build({
-      ...rows,
-      projectOption: guardedLookup(section.name, section.reads.projectOptions, recordingLookup(projectRead)),
-      organizationOption: guardedLookup(section.name, section.reads.organizationOptions, recordingLookup(organizationRead)),
-      ctx,
-    });
-    expect([...projectRead].sort()).toEqual([...(section.reads.projectOptions ?? [])].sort());
-    expect([...organizationRead].sort()).toEqual([...(section.reads.organizationOptions ?? [])].sort());
+  it.each(CONFIG_SECTIONS.map((s) => [s.name, s] as const))('section %s reads exactly the options and feature flags it declares, with every flag on or off', (_, section) => {
+    for (const on of [true, false]) {
+      const projectRead = new Set<string>();
+      const organizationRead = new Set<string>();
+      const featuresRead = new Set<string>();
+      const feature: FeatureLookup = (name) => {
+        featuresRead.add(name);
+        return on;
+      };
+      section.build({
+        ...rows,
+        projectOption: guardedLookup(section.name, section.reads.projectOptions, recordingLookup(projectRead)),
+        organizationOption: guardedLookup(section.name, section.reads.organizationOptions, recordingLookup(organizationRead)),
+        feature: guardedFeatures(section.name, section.reads.features, feature),
+        ctx,
+      });
+      expect([...projectRead].sort()).toEqual([...(section.reads.projectOptions ?? [])].sort());
+      expect([...organizationRead].sort()).toEqual([...(section.reads.organizationOptions ?? [])].sort());
+      expect([...featuresRead].sort()).toEqual([...(section.reads.features ?? [])].sort());
+    }
+  });
+
+  it('declares only registered feature flags', () => {
+    const known = new Set(FEATURE_DEFINITIONS.map((f) => f.name));
+    for (const section of CONFIG_SECTIONS) for (const name of section.reads.features ?? []) expect(known, `${section.name}: ${name}`).toContain(name);
   });
 
   it('refuses a section that reads an option it did not declare, naming both', () => {
-    const sloppy = defineSection({ name: 'sloppy', fields: ['features'], reads: { projectOptions: [] }, restricted: false, build: ({ projectOption }) => ({ features: projectOption('sentry:features') }) });
+    const sloppy = defineSection({ name: 'sloppy', fields: ['allowedDomains'], reads: { projectOptions: [] }, restricted: false, build: ({ projectOption }) => ({ allowedDomains: projectOption('sentry:origins') }) });
     expect(() =>
-      sloppy.build({ ...rows, projectOption: guardedLookup('sloppy', sloppy.reads.projectOptions, recordingLookup(new Set())), organizationOption: recordingLookup(new Set()), ctx }),
-    ).toThrow('config section "sloppy" reads the option "sentry:features" without declaring it');
+      sloppy.build({ ...rows, projectOption: guardedLookup('sloppy', sloppy.reads.projectOptions, recordingLookup(new Set())), organizationOption: recordingLookup(new Set()), feature: () => true, ctx }),
+    ).toThrow('config section "sloppy" reads the option "sentry:origins" without declaring it');
+  });
+
+  it('refuses a section that reads a feature flag it did not declare, naming both', () => {
+    const sloppy = defineSection({ name: 'sloppy', fields: ['features'], reads: {}, restricted: false, build: ({ feature }) => (feature('organizations:profiling') ? { features: [] } : {}) });
+    expect(() => sloppy.build({ ...rows, projectOption: recordingLookup(new Set()), organizationOption: recordingLookup(new Set()), feature: guardedFeatures('sloppy', undefined, () => true), ctx })).toThrow(
+      'config section "sloppy" reads the feature flag "organizations:profiling" without declaring it',
+    );
   });
 
   it('declares only registered options, each at a scope where it may be stored', () => {
@@ -66,7 +88,7 @@ describe('config sections: declarations match the code', () => {
     expect(new Set(fields).size).toBe(fields.length);
     const everything = {
       'sentry:event_retention': 30,
-      'sentry:features': ['organizations:session-replay'],
+      'sentry:feature_overrides': Object.fromEntries(FEATURE_DEFINITIONS.map((f) => [f.name, true])),
       'filters:localhost': '1',
     };
     const config = buildProjectConfig(
@@ -78,7 +100,7 @@ describe('config sections: declarations match the code', () => {
   });
 
   it('gives restricted relays the fields of the sections declared restricted (CONFIG.md)', () => {
-    expect(RESTRICTED_FIELDS).toEqual(['allowedDomains', 'trustedRelays', 'piiConfig', 'datascrubbingSettings', 'features', 'breakdownsV2']);
+    expect(RESTRICTED_FIELDS).toEqual(['allowedDomains', 'trustedRelays', 'piiConfig', 'datascrubbingSettings', 'features', 'sampling']);
   });
 });
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { computeProjectConfigs } from '../src/db/compute-configs';
+import { computeOptionsOf, computeProjectConfigs } from '../src/db/compute-configs';
 import { Organization, Project, ProjectKey, ProjectTemplate } from '../src/db/entities';
 import { setOption } from '../src/db/option-store';
 import { seed, type SeedResult } from '../src/db/seed';
@@ -234,7 +234,7 @@ describe('builds racing changes (randomised, seeded)', () => {
 
     const cached = await storedConfigs(server.container, keys);
     expect(cached.size).toBe(keys.length);
-    const { configs: fresh } = await computeProjectConfigs(server.container.orm.em.fork(), keys, { allowedOrigins: [] });
+    const { configs: fresh } = await computeProjectConfigs(server.container.orm.em.fork(), keys, computeOptionsOf(server.container.settings));
     const stale = fresh.filter((c) => JSON.stringify(withoutVolatile(JSON.parse(cached.get(c.publicKey)!))) !== JSON.stringify(withoutVolatile(c.config)));
     expect(stale.map((m) => m.publicKey), `seed ${seedValue}`).toEqual([]);
   });

@@ -1,9 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_BREAKDOWNS } from '../src/options/registry';
-import { allowedDomains, buildProjectConfig, DEFAULT_CSP_DISALLOWED_SOURCES, HEALTH_CHECK_PATTERNS } from '../src/relay-config/project-config';
+import { allowedDomains, buildProjectConfig, DEFAULT_CSP_DISALLOWED_SOURCES, HEALTH_CHECK_GLOBS } from '../src/relay-config/project-config';
+import { GENERIC_FILTERS } from '../src/relay-config/sections/filter-settings';
 import type { BuildContext, EnabledConfig, ProjectConfigInput } from '../src/relay-config/types';
 
-const ctx: BuildContext = { now: new Date('2026-11-25T10:00:00.000Z'), allowedOrigins: [], newRev: () => '0123456789abcdef0123456789abcdef' };
+const ctx: BuildContext = {
+  now: new Date('2026-11-25T10:00:00.000Z'),
+  allowedOrigins: [],
+  newRev: () => '0123456789abcdef0123456789abcdef',
+  defaultFeatures: new Set(['projects:custom-inbound-filters', 'projects:rate-limits']),
+  eventRetentionDays: 0,
+};
+const DEFAULT_GENERIC = {
+  version: 1,
+  filters: [
+    { id: 'chunk-load-error', isEnabled: true, condition: GENERIC_FILTERS['chunk-load-error'] },
+    { id: 'react-hydration-errors', isEnabled: true, condition: GENERIC_FILTERS['react-hydration-errors'] },
+  ],
+};
+const HEALTH_CHECKS = { patterns: HEALTH_CHECK_GLOBS, isEnabled: true };
 const PK = 'a'.repeat(32);
 
 function input(overrides: Partial<ProjectConfigInput> = {}, options: { org?: Record<string, unknown>; project?: Record<string, unknown>; template?: Record<string, unknown> | null } = {}): ProjectConfigInput {
@@ -125,8 +140,10 @@ describe('buildProjectConfig: piiConfig', () => {
 });
 
 describe('buildProjectConfig: datascrubbingSettings', () => {
-  it('uses the defaults', () => {
-    expect(enabled(input()).config.datascrubbingSettings).toEqual({ excludeFields: [], scrubData: true, scrubIpAddresses: false, sensitiveFields: [], scrubDefaults: true });
+  it('uses the defaults, leaving a false scrubIpAddresses out as Relay serializes it', () => {
+    const settings = enabled(input()).config.datascrubbingSettings;
+    expect(settings).toEqual({ excludeFields: [], scrubData: true, sensitiveFields: [], scrubDefaults: true });
+    expect(settings).not.toHaveProperty('scrubIpAddresses');
   });
 
   it('ORs organization requirements with project settings and concatenates lists organization first', () => {
@@ -141,17 +158,56 @@ describe('buildProjectConfig: datascrubbingSettings', () => {
 
   it('lets a project turn scrubbing off when the organization does not require it', () => {
     const config = enabled(input({}, { project: { 'sentry:scrub_data': false, 'sentry:scrub_defaults': false, 'sentry:scrub_ip_address': true } }));
-    expect(config.config.datascrubbingSettings).toMatchObject({ scrubData: false, scrubDefaults: false, scrubIpAddresses: true });
+    expect(config.config.datascrubbingSettings).toEqual({ excludeFields: [], sensitiveFields: [], scrubDefaults: false, scrubIpAddresses: true });
   });
 });
 
 describe('buildProjectConfig: filterSettings', () => {
-  it('holds only the default CSP sources when nothing is turned on', () => {
-    expect(enabled(input()).config.filterSettings).toEqual({ csp: { disallowedSources: DEFAULT_CSP_DISALLOWED_SOURCES } });
+  it("holds Sentry's new-project defaults: health checks, the two generic filters and the 56 CSP sources", () => {
+    expect(enabled(input()).config.filterSettings).toEqual({ ignoreTransactions: HEALTH_CHECKS, generic: DEFAULT_GENERIC, csp: { disallowedSources: DEFAULT_CSP_DISALLOWED_SOURCES } });
+    expect(DEFAULT_CSP_DISALLOWED_SOURCES).toHaveLength(56);
+    expect(HEALTH_CHECK_GLOBS).toHaveLength(14);
   });
 
-  it('is absent when no filter is on and the CSP defaults are off', () => {
-    expect(enabled(input({}, { project: { 'sentry:csp_ignored_sources_defaults': false } })).config).not.toHaveProperty('filterSettings');
+  it('is absent when every filter is off and the CSP defaults are off', () => {
+    const off = { 'filters:filtered-transaction': '0', 'filters:chunk-load-error': '0', 'filters:react-hydration-errors': '0', 'sentry:csp_ignored_sources_defaults': false };
+    expect(enabled(input({}, { project: off })).config).not.toHaveProperty('filterSettings');
+  });
+
+  it('leaves generic out when both generic filters are off, and keeps the other one when one is', () => {
+    expect(enabled(input({}, { project: { 'filters:chunk-load-error': '0', 'filters:react-hydration-errors': '0' } })).config.filterSettings).not.toHaveProperty('generic');
+    const one = enabled(input({}, { project: { 'filters:chunk-load-error': '0' } })).config.filterSettings!.generic as { filters: { id: string }[] };
+    expect(one.filters.map((f) => f.id)).toEqual(['react-hydration-errors']);
+  });
+
+  it('puts custom filters behind projects:custom-inbound-filters, log and trace-metric ones also behind their ingestion flags', () => {
+    const project = { 'sentry:releases': ['1.0-beta'], 'sentry:error_messages': ['*timeout*'], 'sentry:log_messages': ['*noise*'], 'sentry:trace_metric_names': ['debug.*'] };
+    const without = enabled(input({}, { project }), { ...ctx, defaultFeatures: new Set() }).config.filterSettings!;
+    expect(without).not.toHaveProperty('releases');
+    expect(without).not.toHaveProperty('errorMessages');
+    const withCustom = enabled(input({}, { project }), { ...ctx, defaultFeatures: new Set(['projects:custom-inbound-filters']) }).config.filterSettings!;
+    expect(withCustom).toMatchObject({ releases: { releases: ['1.0-beta'] }, errorMessages: { patterns: ['*timeout*'] } });
+    expect((withCustom.generic as { filters: unknown[] }).filters).toHaveLength(2);
+    const all = enabled(input({}, { project }), { ...ctx, defaultFeatures: new Set(['projects:custom-inbound-filters', 'organizations:ourlogs-ingestion', 'organizations:tracemetrics-ingestion']) }).config.filterSettings!;
+    expect((all.generic as { filters: unknown[] }).filters.slice(2)).toEqual([
+      { id: 'log-message', isEnabled: true, condition: { op: 'glob', name: 'log.body', value: ['*noise*'] } },
+      { id: 'trace-metric-name', isEnabled: true, condition: { op: 'glob', name: 'trace_metric.name', value: ['debug.*'] } },
+    ]);
+  });
+
+  it('keeps only Sentry health checks: /deliveries and /readme pass, /health/ and /api/ping do not', () => {
+    const compiled = HEALTH_CHECK_GLOBS.map((g) => {
+      const re = g
+        .replace(/\\\[/g, '\u0000').replace(/\\\]/g, '\u0001')
+        .replace(/[.+^$()|]/g, '\\$&')
+        .replace(/\{\/,\}/g, '(/|)')
+        .replace(/\*/g, '.*')
+        .replace(/\u0000/g, '\\[').replace(/\u0001/g, '\\]');
+      return new RegExp(`^${re}$`);
+    });
+    const matches = (name: string) => compiled.some((re) => re.test(name));
+    expect(['/deliveries', '/readme', '/api/live-events', '/uptime'].filter(matches)).toEqual([]);
+    expect(['/health/', '/api/ping', '/healthz', '/[_health]', 'GET /heartbeat'].every(matches)).toBe(true);
   });
 
   it('has one entry per enabled filter', () => {
@@ -175,7 +231,8 @@ describe('buildProjectConfig: filterSettings', () => {
       browserExtensions: { isEnabled: true },
       localhost: { isEnabled: true },
       legacyBrowsers: { isEnabled: true, options: ['default'] },
-      ignoreTransactions: { patterns: HEALTH_CHECK_PATTERNS, isEnabled: true },
+      ignoreTransactions: HEALTH_CHECKS,
+      generic: DEFAULT_GENERIC,
       errorMessages: { patterns: ['*timeout*'] },
       releases: { releases: ['1.0-beta'] },
       clientIps: { blacklistedIps: ['10.0.0.0/8'] },
@@ -203,21 +260,27 @@ describe('buildProjectConfig: quotas, retention, features, breakdowns', () => {
     expect(config.config.quotas).toEqual([{ id: 'k', scope: 'key', scopeId: '7', categories: ['default', 'error', 'security'], limit: 100, window: 60, reasonCode: 'key_quota' }]);
   });
 
-  it('leaves quotas, eventRetention and features out when unset', () => {
+  it('leaves the key quota out without projects:rate-limits', () => {
+    const limited = input({ key: { id: 7, publicKey: PK, status: 'active', rateLimitCount: 100, rateLimitWindow: 60 } });
+    expect(enabled(limited, { ...ctx, defaultFeatures: new Set() }).config).not.toHaveProperty('quotas');
+  });
+
+  it('leaves quotas, eventRetention (server setting 0) and features out when unset', () => {
     const config = enabled(input());
     expect(config.config).not.toHaveProperty('quotas');
     expect(config.config).not.toHaveProperty('eventRetention');
     expect(config.config).not.toHaveProperty('features');
   });
 
-  it('takes eventRetention from the organization and merges features of both levels', () => {
-    const config = enabled(input({}, { org: { 'sentry:event_retention': 30, 'sentry:features': ['a', 'b'] }, project: { 'sentry:features': ['b', 'c'] } }));
-    expect(config.config.eventRetention).toBe(30);
-    expect(config.config.features).toEqual(['a', 'b', 'c']);
+  it("takes eventRetention from the organization, else from the server's EVENT_RETENTION_DAYS", () => {
+    expect(enabled(input({}, { org: { 'sentry:event_retention': 30 } })).config.eventRetention).toBe(30);
+    expect(enabled(input(), { ...ctx, eventRetentionDays: 90 }).config.eventRetention).toBe(90);
+    expect(enabled(input({}, { org: { 'sentry:event_retention': 30 } }), { ...ctx, eventRetentionDays: 90 }).config.eventRetention).toBe(30);
   });
 
-  it('defaults breakdownsV2 to span operations', () => {
+  it("defaults breakdownsV2 to Sentry's span operations", () => {
     expect(enabled(input()).config.breakdownsV2).toEqual(DEFAULT_BREAKDOWNS);
+    expect(DEFAULT_BREAKDOWNS).toEqual({ span_ops: { type: 'spanOperations', matches: ['http', 'db', 'browser', 'resource', 'ui'] } });
   });
 });
 
@@ -231,7 +294,7 @@ describe('buildProjectConfig: a full config', () => {
         'sentry:sensitive_fields': ['ssn'],
         'sentry:require_scrub_ip_address': true,
         'sentry:event_retention': 90,
-        'sentry:features': ['organizations:session-replay'],
+        'sentry:feature_overrides': { 'organizations:session-replay': true },
       },
       project: {
         'sentry:origins': ['https://app.example.com'],

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { computeProjectConfigs } from '../src/db/compute-configs';
+import { defaultGlobalConfig } from '../src/relay-config/global-config';
+import { computeOptionsOf, computeProjectConfigs } from '../src/db/compute-configs';
 import { Organization, OrganizationOption } from '../src/db/entities';
 import { seed, type SeedResult } from '../src/db/seed';
 import { scrape } from '../bench/prometheus';
@@ -43,7 +44,7 @@ describe('projectconfigs v3 (post-or-schedule by key)', () => {
 
     const { configs } = await relay.pollConfigs(keys);
     expect(configs.get(UNKNOWN)).toEqual({ disabled: true });
-    const { configs: fresh } = await computeProjectConfigs(server.container.orm.em.fork(), keys.slice(0, 6), { allowedOrigins: [] });
+    const { configs: fresh } = await computeProjectConfigs(server.container.orm.em.fork(), keys.slice(0, 6), computeOptionsOf(server.container.settings));
     for (const computed of fresh) {
       const served = configs.get(computed.publicKey) as { publicKeys: { publicKey: string }[] };
       expect(stable(served)).toEqual(stable(computed.config));
@@ -82,12 +83,12 @@ describe('projectconfigs v3 (post-or-schedule by key)', () => {
     expect(response.body).toEqual({ configs: {}, pending: [] });
   });
 
-  it('adds the global config with status ready under both names', async () => {
+  it("adds Sentry's global config with RELAY_GLOBAL_CONFIG merged over it, with status ready under both names", async () => {
     const response = await relay.projectConfigs({ global: true, publicKeys: [] });
     expect(response.body).toEqual({
       configs: {},
       pending: [],
-      global: { measurements: { maxCustomMeasurements: 10 } },
+      global: { ...defaultGlobalConfig(), measurements: { maxCustomMeasurements: 10 } },
       globalStatus: 'ready',
       global_status: 'ready',
     });
@@ -213,7 +214,7 @@ describe('trusted external relays (RELAY_ALLOW_TRUSTED)', () => {
     const { configs } = await trusted.pollConfigs([ownKey, otherKey]);
     const own = configs.get(ownKey) as { disabled: boolean; config: Record<string, unknown> };
     expect(own.disabled).toBe(false);
-    expect(Object.keys(own.config).sort()).toEqual(['allowedDomains', 'breakdownsV2', 'datascrubbingSettings', 'features', 'piiConfig', 'trustedRelays']);
+    expect(Object.keys(own.config).sort()).toEqual(['allowedDomains', 'datascrubbingSettings', 'features', 'piiConfig', 'sampling', 'trustedRelays']);
     expect(own.config.trustedRelays).toContain(trusted.publicKey);
     expect(configs.get(otherKey)).toEqual({ disabled: true });
   });

@@ -12,7 +12,7 @@ import type { BuildContext, EnabledConfig, ProjectConfigInput } from '../src/rel
  */
 
 const INHERITED = Object.getOwnPropertyNames(Object.prototype);
-const ctx: BuildContext = { now: new Date('2026-11-25T10:00:00.000Z'), allowedOrigins: [], newRev: () => '0'.repeat(32) };
+const ctx: BuildContext = { now: new Date('2026-11-25T10:00:00.000Z'), allowedOrigins: [], newRev: () => '0'.repeat(32), defaultFeatures: new Set(['projects:custom-inbound-filters']), eventRetentionDays: 90 };
 const PK = 'b'.repeat(32);
 
 /** An object whose only key is `name`, as an own data property even for `__proto__`. */
@@ -35,7 +35,7 @@ function inputWith(name: string): ProjectConfigInput {
       ['sentry:relay_pii_config', JSON.stringify(orgPii)],
       ['sentry:sensitive_fields', [name]],
       ['sentry:safe_fields', [name]],
-      ['sentry:features', [name]],
+      ['sentry:feature_overrides', keyed(name, true)],
     ]),
     projectOptions: new Map<string, unknown>([
       [name, 'junk'],
@@ -48,6 +48,10 @@ function inputWith(name: string): ProjectConfigInput {
       ['sentry:releases', [name]],
       ['sentry:csp_ignored_sources', [name]],
       ['sentry:csp_ignored_sources_defaults', false],
+      ['sentry:feature_overrides', keyed(name, true)],
+      ['filters:filtered-transaction', '0'],
+      ['filters:chunk-load-error', '0'],
+      ['filters:react-hydration-errors', '0'],
     ]),
     templateOptions: new Map<string, unknown>([[name, 'junk']]),
   };
@@ -69,7 +73,8 @@ describe('the builder with every inherited property name in every tenant-chosen 
     // Compared as JSON text: what Relay receives, key order included.
     expect(JSON.stringify(config.config.piiConfig)).toBe(JSON.stringify(expectedPii));
     expect(config.config.datascrubbingSettings).toMatchObject({ sensitiveFields: [name, name], excludeFields: [name, name] });
-    expect(config.config.features).toEqual([name]);
+    // An override named like an inherited member is no known flag: it turns nothing on.
+    expect(config.config).not.toHaveProperty('features');
     expect(config.config.allowedDomains).toEqual([lower]);
     expect(JSON.stringify(config.config.breakdownsV2)).toBe(JSON.stringify(keyed(name, { type: 'span_operations', matches: [name] })));
     expect(config.config.filterSettings).toEqual({ errorMessages: { patterns: [name] }, releases: { releases: [name] }, csp: { disallowedSources: [name] } });

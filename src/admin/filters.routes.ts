@@ -16,7 +16,7 @@ import { jsonBody, parseBody, pathParam } from './validation';
  * `legacy-browsers` takes a list of subfilters (an empty list turns it off).
  */
 
-export const FILTER_IDS = ['browser-extensions', 'localhost', 'web-crawlers', 'filtered-transaction', 'legacy-browsers'] as const;
+export const FILTER_IDS = ['browser-extensions', 'localhost', 'web-crawlers', 'filtered-transaction', 'chunk-load-error', 'react-hydration-errors', 'legacy-browsers'] as const;
 type FilterId = (typeof FILTER_IDS)[number];
 
 const isFilterId = (id: string): id is FilterId => (FILTER_IDS as readonly string[]).includes(id);

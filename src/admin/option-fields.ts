@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Organization, Project, ProjectTemplate } from '../db/entities';
 import { deleteOption, projectOptionSources, setOption, storedOptions } from '../db/option-store';
+import { featureEnabled, featureOverridesProblems, type FeatureName, type FeatureOverrides } from '../options/features';
 import { OptionValidationError, resolveOption, validateOption, type OptionName, type OptionScope, type OptionValues } from '../options/registry';
 import { describeChange } from './audit-log';
 import { isPlainObject } from '../formats';
@@ -20,7 +21,14 @@ export interface OptionField {
   normalize?: (value: unknown) => unknown;
   /** Extra checks beyond the registry's schema; returns error messages. */
   check?: (value: unknown) => string[];
+  /** The feature flag that must be on to set the field (Sentry refuses it otherwise). */
+  requires?: FeatureName;
+  /** An object merged key by key into the stored one; a `null` entry removes that key. */
+  merge?: true;
 }
+
+/** Whether a flag is on for the organization (or project) being changed. */
+export type FeatureCheck = (name: FeatureName) => boolean;
 
 /** Field-name lists as Sentry stores them: trimmed, lower-cased, without blanks. */
 const fieldNames = (value: unknown) =>
@@ -43,6 +51,13 @@ function originProblems(value: unknown): string[] {
 
 const bool = (field: string, option: OptionName): OptionField => ({ field, option });
 
+const featureOverrides = (scope: 'organization' | 'project'): OptionField => ({
+  field: 'featureOverrides',
+  option: 'sentry:feature_overrides',
+  merge: true,
+  check: (value) => featureOverridesProblems(value, scope),
+});
+
 export const ORGANIZATION_OPTION_FIELDS: readonly OptionField[] = [
   bool('dataScrubber', 'sentry:require_scrub_data'),
   bool('dataScrubberDefaults', 'sentry:require_scrub_defaults'),
@@ -51,6 +66,9 @@ export const ORGANIZATION_OPTION_FIELDS: readonly OptionField[] = [
   { field: 'safeFields', option: 'sentry:safe_fields', normalize: fieldNames },
   { field: 'relayPiiConfig', option: 'sentry:relay_pii_config' },
   { field: 'eventRetention', option: 'sentry:event_retention' },
+  featureOverrides('organization'),
+  { field: 'samplingMode', option: 'sentry:sampling_mode', requires: 'organizations:dynamic-sampling-custom' },
+  { field: 'targetSampleRate', option: 'sentry:target_sample_rate', requires: 'organizations:dynamic-sampling-custom' },
 ];
 
 export const PROJECT_OPTION_FIELDS: readonly OptionField[] = [
@@ -61,7 +79,21 @@ export const PROJECT_OPTION_FIELDS: readonly OptionField[] = [
   { field: 'safeFields', option: 'sentry:safe_fields', normalize: fieldNames },
   { field: 'relayPiiConfig', option: 'sentry:relay_pii_config' },
   { field: 'allowedDomains', option: 'sentry:origins', normalize: origins, check: originProblems },
+  featureOverrides('project'),
+  { field: 'targetSampleRate', option: 'sentry:target_sample_rate', requires: 'organizations:dynamic-sampling-custom' },
+  { field: 'dynamicSamplingBiases', option: 'sentry:dynamic_sampling_biases', requires: 'organizations:dynamic-sampling' },
 ];
+
+/** Option keys that only their own field may set (never through `options`). */
+export const FIELD_ONLY_OPTIONS: ReadonlyMap<string, string> = new Map([['sentry:feature_overrides', 'featureOverrides']]);
+
+/** The effective feature flags of an organization, or of a project of it, for `requires` checks and responses. */
+export function featureCheckOf(defaults: readonly string[], organizationOptions: OptionValues, projectOptions?: OptionValues, templateOptions?: OptionValues | null): FeatureCheck {
+  const defaultSet = new Set(defaults);
+  const organization = resolveOption('sentry:feature_overrides', organizationOptions);
+  const project: FeatureOverrides = projectOptions ? resolveOption('sentry:feature_overrides', projectOptions, templateOptions) : {};
+  return (name) => featureEnabled(name, defaultSet, organization, project);
+}
 
 /** One option to write: `value` null removes the stored value (lookups fall back again). */
 export interface OptionWrite {
@@ -69,6 +101,8 @@ export interface OptionWrite {
   label: string;
   key: string;
   value: unknown;
+  /** Merge into the stored object (null entries remove keys) instead of replacing it. */
+  merge?: true;
 }
 
 /**
@@ -82,9 +116,14 @@ export function optionWrites(
   body: Record<string, unknown>,
   errors: FieldErrors,
   reserved: ReadonlyMap<string, string> = new Map(),
+  feature?: FeatureCheck,
 ): OptionWrite[] {
   const writes: OptionWrite[] = [];
   const validate = (label: string, key: string, raw: unknown, definition?: OptionField) => {
+    if (definition?.requires && feature && !feature(definition.requires)) {
+      errors.add(label, `Setting "${label}" requires the feature flag "${definition.requires}".`);
+      return;
+    }
     if (raw === null) {
       writes.push({ label, key, value: null });
       return;
@@ -96,6 +135,13 @@ export function optionWrites(
       return;
     }
     try {
+      if (definition?.merge) {
+        // Validated without the removals; the merged object is validated again when stored.
+        const set = Object.fromEntries(Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== null));
+        validateOption(scope, key, set);
+        writes.push({ label, key, value, merge: true });
+        return;
+      }
       writes.push({ label, key, value: validateOption(scope, key, value) });
     } catch (error) {
       if (!(error instanceof OptionValidationError)) throw error;
@@ -110,7 +156,7 @@ export function optionWrites(
     if (!isPlainObject(options)) {
       errors.add('options', 'Must be an object of option key to value.');
     } else {
-      const named = new Map([...fields.map((f) => [f.option, f.field] as const), ...reserved]);
+      const named = new Map([...fields.map((f) => [f.option, f.field] as const), ...FIELD_ONLY_OPTIONS, ...reserved]);
       for (const [key, value] of Object.entries(options)) {
         const field = named.get(key);
         if (field) errors.add('options', `Set "${key}" with the "${field}" field.`);
@@ -131,7 +177,8 @@ export async function applyOptionWrites(em: EntityManager, owner: OptionOwner, w
   if (writes.length === 0) return {};
   const before = await storedOptions(em, owner);
   const changes: Record<string, string> = {};
-  for (const write of writes) {
+  for (const original of writes) {
+    const write = original.merge ? { ...original, value: mergedObject(before.get(original.key), original.value as Record<string, unknown>) } : original;
     if (write.value === null) {
       if (await deleteOption(em, owner, write.key)) changes[write.label] = describeChange(before.get(write.key), null, true);
     } else if (await setOption(em, owner, write.key, write.value)) {
@@ -139,6 +186,16 @@ export async function applyOptionWrites(em: EntityManager, owner: OptionOwner, w
     }
   }
   return changes;
+}
+
+/** The stored object with the incoming entries set and its `null` entries removed; null when nothing is left. */
+function mergedObject(stored: unknown, incoming: Record<string, unknown>): Record<string, unknown> | null {
+  const merged: Record<string, unknown> = isPlainObject(stored) ? { ...stored } : {};
+  for (const [key, value] of Object.entries(incoming)) {
+    if (value === null) delete merged[key];
+    else merged[key] = value;
+  }
+  return Object.keys(merged).length > 0 ? merged : null;
 }
 
 /** The effective value of every option field, for responses. */

@@ -12,7 +12,7 @@ import { organizationFor } from './access';
 import { AUDIT_EVENTS, describeChange, recordAudit, requestActor } from './audit-log';
 import { authOf, emOf, requireScope } from './auth';
 import { decodeAvatar, type ImageInfo } from './avatar';
-import { ORGANIZATION_OPTION_FIELDS, applyOptionWrites, optionWrites } from './option-fields';
+import { ORGANIZATION_OPTION_FIELDS, applyOptionWrites, featureCheckOf, optionWrites } from './option-fields';
 import { paginate } from './pagination';
 import type { AdminDeps } from './deps';
 import { serializeAuditEntry, serializeOrganization, serializeOrganizationDetails } from './serializers';
@@ -149,7 +149,8 @@ export function registerOrganizationRoutes(api: Router, { container, authed }: A
             if (checked.ok) trustedRelays = checked.value;
             else errors.add('trustedRelays', ...checked.errors);
           }
-          const writes = optionWrites('organization', ORGANIZATION_OPTION_FIELDS, body, errors, new Map([[TRUSTED_RELAYS, 'trustedRelays']]));
+          const features = featureCheckOf(container.settings.defaultFeatures, await storedOptions(em, { scope: 'organization', entity: organization }));
+          const writes = optionWrites('organization', ORGANIZATION_OPTION_FIELDS, body, errors, new Map([[TRUSTED_RELAYS, 'trustedRelays']]), features);
           errors.throwIfAny();
 
           // Everything is valid: apply, collecting what really changed for the one audit entry.

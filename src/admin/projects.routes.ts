@@ -8,7 +8,8 @@ import { ConflictError, NotFoundError } from '../errors';
 import { organizationFor, projectFor, visibleOrganization } from './access';
 import { describeChange, recordAudit, requestActor } from './audit-log';
 import { authOf, emOf, requireScope } from './auth';
-import { PROJECT_OPTION_FIELDS, applyOptionWrites, optionWrites, projectOptionSources } from './option-fields';
+import { storedOptions } from '../db/option-store';
+import { PROJECT_OPTION_FIELDS, applyOptionWrites, featureCheckOf, optionWrites, projectOptionSources } from './option-fields';
 import { paginate } from './pagination';
 import type { AdminDeps } from './deps';
 import { serializeProject, serializeProjectDetails } from './serializers';
@@ -42,7 +43,7 @@ async function projectDetails(em: EntityManager, project: Project) {
   return serializeProjectDetails(project, own, template);
 }
 
-export function registerProjectRoutes(api: Router, { authed }: AdminDeps): void {
+export function registerProjectRoutes(api: Router, { authed, container }: AdminDeps): void {
   api.post('/teams/:org/:team/projects/', ...authed, async (req, res) => {
     const duplicate = 'A project with this slug already exists.';
     const project = await conflictOnDuplicate(
@@ -106,7 +107,9 @@ export function registerProjectRoutes(api: Router, { authed }: AdminDeps): void 
             template = basics.templateId === null ? null : await em.findOne(ProjectTemplate, { id: basics.templateId, organization });
             if (template === null && basics.templateId !== null) errors.add('templateId', 'Project template not found in this organization.');
           }
-          const writes = optionWrites('project', PROJECT_OPTION_FIELDS, body, errors);
+          const sources = await projectOptionSources(em, project);
+          const features = featureCheckOf(container.settings.defaultFeatures, await storedOptions(em, { scope: 'organization', entity: organization }), sources.own, sources.template);
+          const writes = optionWrites('project', PROJECT_OPTION_FIELDS, body, errors, new Map(), features);
           errors.throwIfAny();
 
           const changes: Record<string, string> = {};

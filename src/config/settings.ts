@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { parseCidr, UUID_RE } from '../formats';
+import { DEFAULT_FEATURES, isFeatureName, type FeatureName } from '../options/features';
 import { parseRelayPublicKey } from '../relay-auth/keys';
+import { mergeGlobalConfig } from '../relay-config/global-config';
 
 /**
  * The only module that reads the environment. Every other module receives a `Settings` object,
@@ -43,7 +45,12 @@ export interface Settings {
   bullBoardPassword: string;
   bullBoardReadOnly: boolean;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** Sentry's v3 global config with the operator's `RELAY_GLOBAL_CONFIG` merged over it (top-level keys; null removes one). */
   globalConfig: Record<string, unknown>;
+  /** Feature flags on for every organization unless overridden (`DEFAULT_FEATURES`). */
+  defaultFeatures: FeatureName[];
+  /** `eventRetention` of organizations without their own; 0 leaves it out (`EVENT_RETENTION_DAYS`). */
+  eventRetentionDays: number;
   /** Registration requests per minute per client address; 0 turns the limit off. */
   relayRegisterRateLimit: number;
   /** Registered relays not seen for this many days are removed; 0 keeps them forever. */
@@ -171,6 +178,15 @@ const jsonObject = z
     return z.NEVER;
   });
 
+const featureNames = list.transform((names, ctx) => {
+  const unknown = names.filter((n) => !isFeatureName(n));
+  if (unknown.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `unknown feature flag(s): ${unknown.join(', ')}` });
+    return z.NEVER;
+  }
+  return [...new Set(names)] as FeatureName[];
+});
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   DATABASE_URL: url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/postgres'),
@@ -198,6 +214,9 @@ const schema = z.object({
   BULL_BOARD_READ_ONLY: bool(true),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   RELAY_GLOBAL_CONFIG: jsonObject,
+  // "none" turns every default flag off (an empty value means "use the default" here).
+  DEFAULT_FEATURES: z.string().default(DEFAULT_FEATURES.join(',')).transform((s) => (s.trim() === 'none' ? '' : s)).pipe(featureNames),
+  EVENT_RETENTION_DAYS: int(90, 0, 3650),
   RELAY_REGISTER_RATE_LIMIT: int(300, 0, 1_000_000),
   RELAY_PRUNE_AFTER_DAYS: int(30, 0, 36_500),
 });
@@ -249,7 +268,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     bullBoardPassword: data.BULL_BOARD_PASSWORD,
     bullBoardReadOnly: data.BULL_BOARD_READ_ONLY,
     logLevel: data.LOG_LEVEL,
-    globalConfig: data.RELAY_GLOBAL_CONFIG,
+    globalConfig: mergeGlobalConfig(data.RELAY_GLOBAL_CONFIG),
+    defaultFeatures: data.DEFAULT_FEATURES,
+    eventRetentionDays: data.EVENT_RETENTION_DAYS,
     relayRegisterRateLimit: data.RELAY_REGISTER_RATE_LIMIT,
     relayPruneAfterDays: data.RELAY_PRUNE_AFTER_DAYS,
   };

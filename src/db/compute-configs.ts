@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
+import type { Settings } from '../config/settings';
 import type { Metrics } from '../metrics';
 import { MAX_CONFIG_BYTES } from '../options/bounds';
 import { buildProjectConfig, DISABLED_CONFIG } from '../relay-config/project-config';
@@ -37,15 +38,23 @@ export interface ComputeResult {
   failures: ConfigFailure[];
 }
 
+/** The server settings configs are computed from. */
 export interface ComputeOptions {
   allowedOrigins: readonly string[];
+  defaultFeatures: readonly string[];
+  eventRetentionDays: number;
   now?: Date;
+}
+
+/** The compute options of the running server. */
+export function computeOptionsOf(settings: Pick<Settings, 'allowedOrigins' | 'defaultFeatures' | 'eventRetentionDays'>): ComputeOptions {
+  return { allowedOrigins: settings.allowedOrigins, defaultFeatures: settings.defaultFeatures, eventRetentionDays: settings.eventRetentionDays };
 }
 
 export const newRev = (): string => randomUUID().replaceAll('-', '');
 
 function buildContext(options: ComputeOptions): BuildContext {
-  return { now: options.now ?? new Date(), allowedOrigins: options.allowedOrigins, newRev };
+  return { now: options.now ?? new Date(), allowedOrigins: options.allowedOrigins, defaultFeatures: new Set(options.defaultFeatures), eventRetentionDays: options.eventRetentionDays, newRev };
 }
 
 /** UTF-8 size check that skips the byte count for the (usual) text that cannot be near the cap. */

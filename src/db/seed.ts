@@ -84,7 +84,7 @@ export async function seed(em: EntityManager, request: SeedRequest): Promise<See
         'sentry:safe_fields': ['orderId'],
         'sentry:require_scrub_ip_address': true,
         'sentry:event_retention': 90,
-        'sentry:features': ['organizations:session-replay'],
+        'sentry:feature_overrides': { 'organizations:standalone-span-ingestion': true },
       };
       for (const [key, value] of Object.entries(orgOptions)) {
         fork.create(OrganizationOption, { organization: org, key, value: option('organization', key, value) });
@@ -124,7 +124,7 @@ export async function seed(em: EntityManager, request: SeedRequest): Promise<See
           'sentry:releases': ['*-beta'],
           'sentry:blacklisted_ips': ['10.13.0.0/16', '192.0.2.1'],
           'sentry:csp_ignored_sources': ['https://ads.example.net'],
-          'sentry:features': ['projects:span-metrics-extraction'],
+          'sentry:feature_overrides': { 'organizations:session-replay': false },
         };
         for (const [key, value] of Object.entries(projectOptions)) {
           fork.create(ProjectOption, { project, key, value: option('project', key, value) });

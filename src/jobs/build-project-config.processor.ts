@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import { computeProjectConfigs, reportConfigFailures } from '../db/compute-configs';
+import { computeOptionsOf, computeProjectConfigs, reportConfigFailures } from '../db/compute-configs';
 import { countQueries } from '../db/query-counter';
 import type { BuildJobData } from '../queues/build.queue';
 import type { JobDeps } from './deps';
@@ -21,7 +21,7 @@ export function createBuildProcessor(deps: JobDeps) {
     const timer = deps.metrics.buildJobDuration.startTimer({ queue: 'build' });
     const startedAt = await deps.cache.generation();
     const em = deps.orm.em.fork();
-    const { result: computed, queries } = await countQueries(() => computeProjectConfigs(em, publicKeys, { allowedOrigins: deps.settings.allowedOrigins }));
+    const { result: computed, queries } = await countQueries(() => computeProjectConfigs(em, publicKeys, computeOptionsOf(deps.settings)));
     // Releases only the claims of the keys written; a failed key keeps its claim until it expires.
     const { written, refused } = await deps.cache.writeIfCurrent(computed.configs, startedAt, deps.settings.configCacheTtlS, claimToken);
     timer();

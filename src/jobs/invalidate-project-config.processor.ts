@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import { computeProjectConfigs, reportConfigFailures } from '../db/compute-configs';
+import { computeOptionsOf, computeProjectConfigs, reportConfigFailures } from '../db/compute-configs';
 import { listScopePublicKeys } from '../db/config-loader';
 import type { InvalidateJobData } from '../queues/invalidate.queue';
 import type { JobDeps } from './deps';
@@ -44,7 +44,7 @@ export function createInvalidateProcessor(deps: JobDeps) {
       for (let j = 0; j < cached.length; j += INVALIDATION_CHUNK) {
         await makeWayForBuilds(deps);
         const chunk = cached.slice(j, j + INVALIDATION_CHUNK);
-        const computed = await computeProjectConfigs(deps.orm.em.fork(), chunk, { allowedOrigins: deps.settings.allowedOrigins });
+        const computed = await computeProjectConfigs(deps.orm.em.fork(), chunk, computeOptionsOf(deps.settings));
         const { written, refused } = await deps.cache.writeIfCurrent(computed.configs, startedAt, deps.settings.configCacheTtlS, null);
         if (computed.failures.length > 0) {
           reportConfigFailures(deps, computed.failures, 'invalidation');

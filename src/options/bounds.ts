@@ -35,8 +35,9 @@ export const LIST_BOUNDS = {
   'sentry:csp_ignored_sources': { maxItems: 200, maxItemChars: 500, maxTotalChars: 10_000, jsonBytesPerChar: 6, copiesInConfig: 1 },
   // An IPv6 CIDR is at most 43 characters; the address check keeps them ASCII.
   'sentry:blacklisted_ips': { maxItems: 1000, maxItemChars: 43, maxTotalChars: 43_000, jsonBytesPerChar: 1, copiesInConfig: 1 },
-  // Flag names match /^[a-z0-9:._-]+$/i.
-  'sentry:features': { maxItems: 200, maxItemChars: 200, maxTotalChars: 40_000, jsonBytesPerChar: 1, copiesInConfig: 2 },
+  'sentry:transaction_metrics_custom_tags': { maxItems: 100, maxItemChars: 200, maxTotalChars: 4000, jsonBytesPerChar: 6, copiesInConfig: 1 },
+  'sentry:log_messages': { maxItems: 200, maxItemChars: 1000, maxTotalChars: 10_000, jsonBytesPerChar: 6, copiesInConfig: 1 },
+  'sentry:trace_metric_names': { maxItems: 200, maxItemChars: 250, maxTotalChars: 10_000, jsonBytesPerChar: 6, copiesInConfig: 1 },
 } as const satisfies Record<string, ListBound>;
 
 export type BoundedListOption = keyof typeof LIST_BOUNDS;
@@ -59,10 +60,11 @@ export const TRUSTED_RELAY_BOUNDS = { maxItems: 100, maxNameChars: 200, maxDescr
 /**
  * Everything else a config holds, tenant input or not: ids, the slug (≤ 50 characters), times,
  * rev, the requested key, key quotas, filter switches and their default lists, legacy-browser
- * subfilters (at most the 10 known ones), the field names of the config itself. The server's own
- * `ALLOWED_ORIGINS` is the operator's and not counted.
+ * subfilters (at most the 10 known ones), Sentry's fixed sections (performance score profiles,
+ * sampling rules, generic filters, grouping config, feature names), the field names of the config
+ * itself. The server's own `ALLOWED_ORIGINS` is the operator's and not counted.
  */
-export const FIXED_CONFIG_BYTES = 16 * 1024;
+export const FIXED_CONFIG_BYTES = 32 * 1024;
 
 /** The JSON bytes a bounded list can take: brackets, per entry two quotes and a comma, the characters. */
 export function listJsonBytes(bound: ListBound): number {

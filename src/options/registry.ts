@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseCidr } from '../formats';
 import { parseRelayPublicKey } from '../relay-auth/keys';
 import { BREAKDOWNS_BOUNDS, LIST_BOUNDS, PII_CONFIG_BOUNDS, TRUSTED_RELAY_BOUNDS, type BoundedListOption } from './bounds';
+import { isFeatureName, type FeatureOverrides } from './features';
 import { mergePiiConfigs, RESERVED_PII_NAMES, validatePiiConfig, type PiiConfig } from './pii-config';
 
 /**
@@ -87,9 +88,38 @@ export const trustedRelaySchema = z.object({
 });
 export type TrustedRelay = z.infer<typeof trustedRelaySchema>;
 
+/** Sentry's project option default (epoch 1 and later), as Relay's serializer writes the type. */
 export const DEFAULT_BREAKDOWNS = {
-  span_ops: { type: 'span_operations', matches: ['http', 'db', 'browser', 'resource'] },
+  span_ops: { type: 'spanOperations', matches: ['http', 'db', 'browser', 'resource', 'ui'] },
 };
+
+/** Sentry's dynamic sampling bias ids (`RuleType`), plus `minimumSampleRate`, which Sentry switches by its own option. */
+export const DYNAMIC_SAMPLING_BIAS_IDS = [
+  'boostEnvironments',
+  'boostLatestRelease',
+  'ignoreHealthChecks',
+  'boostKeyTransactions',
+  'boostLowVolumeTransactions',
+  'boostReplayId',
+  'recalibrationRule',
+  'minimumSampleRate',
+] as const;
+export type DynamicSamplingBiasId = (typeof DYNAMIC_SAMPLING_BIAS_IDS)[number];
+export interface DynamicSamplingBias {
+  id: DynamicSamplingBiasId;
+  active: boolean;
+}
+
+const featureOverridesSchema = z.record(z.string(), z.boolean()).superRefine((value, ctx) => {
+  for (const name of Object.keys(value)) if (!isFeatureName(name)) ctx.addIssue({ code: 'custom', message: `Unknown feature flag "${name}"` });
+}) as unknown as z.ZodType<FeatureOverrides>;
+
+const biasesSchema = z
+  .array(z.strictObject({ id: z.enum(DYNAMIC_SAMPLING_BIAS_IDS, { error: `Unknown bias; use any of ${DYNAMIC_SAMPLING_BIAS_IDS.join(', ')}` }), active: z.boolean() }))
+  .max(DYNAMIC_SAMPLING_BIAS_IDS.length)
+  .refine((list) => new Set(list.map((b) => b.id)).size === list.length, 'Each bias may appear once');
+
+const sampleRate = z.number().min(0, 'Must be a number from 0 to 1').max(1, 'Must be a number from 0 to 1');
 
 export const LEGACY_BROWSER_SUBFILTERS = [
   'default',
@@ -130,13 +160,20 @@ const DEFINITIONS = [
   define('sentry:sensitive_fields', BOTH, boundedList('sentry:sensitive_fields'), [] as string[], 'extra field names to scrub'),
   define('sentry:safe_fields', BOTH, boundedList('sentry:safe_fields'), [] as string[], 'field names never scrubbed'),
   define('sentry:relay_pii_config', BOTH, piiConfigText, '', 'advanced data scrubbing rules (JSON text)'),
-  define('sentry:features', BOTH, boundedList('sentry:features', z.string().regex(/^[a-z0-9:._-]+$/i, 'Feature names use letters, digits, ":", ".", "_" and "-".')), [] as string[], 'feature flags Relay understands'),
+  define('sentry:feature_overrides', BOTH, featureOverridesSchema, {}, 'feature flags turned on or off here, over the server default (API field featureOverrides)'),
+  define('sentry:sampling_mode', ORG, z.enum(['organization', 'project']), 'organization', 'where the target sample rate comes from'),
+  define('sentry:target_sample_rate', BOTH, sampleRate, 1.0, 'target sample rate of dynamic sampling'),
+  define('sentry:dynamic_sampling_biases', PROJECT, biasesSchema.nullable(), null, 'dynamic sampling biases switched on or off (Sentry defaults when unset)'),
+  define('sentry:transaction_metrics_custom_tags', PROJECT, boundedList('sentry:transaction_metrics_custom_tags'), [] as string[], 'extra tags of transaction metrics'),
+  define('sentry:ingest-through-trusted-relays-only', ORG, z.enum(['enabled', 'disabled']), 'disabled', 'accept events only through trusted relays'),
   define('sentry:origins', PROJECT, boundedList('sentry:origins'), ['*'], 'allowed domains'),
   define('sentry:breakdowns', PROJECT, breakdownsSchema, DEFAULT_BREAKDOWNS as Record<string, Record<string, unknown>>, 'span breakdowns'),
   define('filters:browser-extensions', PROJECT, filterSwitch, '0', 'inbound filter: browser extensions'),
   define('filters:localhost', PROJECT, filterSwitch, '0', 'inbound filter: localhost'),
   define('filters:web-crawlers', PROJECT, filterSwitch, '0', 'inbound filter: web crawlers'),
-  define('filters:filtered-transaction', PROJECT, filterSwitch, '0', 'inbound filter: health checks'),
+  define('filters:filtered-transaction', PROJECT, filterSwitch, '1', 'inbound filter: health checks'),
+  define('filters:chunk-load-error', PROJECT, filterSwitch, '1', 'inbound filter: chunk load errors'),
+  define('filters:react-hydration-errors', PROJECT, filterSwitch, '1', 'inbound filter: React hydration errors'),
   define(
     'filters:legacy-browsers',
     PROJECT,
@@ -146,6 +183,8 @@ const DEFINITIONS = [
   ),
   define('sentry:error_messages', PROJECT, boundedList('sentry:error_messages'), [] as string[], 'error message patterns to drop'),
   define('sentry:releases', PROJECT, boundedList('sentry:releases'), [] as string[], 'release patterns to drop'),
+  define('sentry:log_messages', PROJECT, boundedList('sentry:log_messages'), [] as string[], 'log message patterns to drop'),
+  define('sentry:trace_metric_names', PROJECT, boundedList('sentry:trace_metric_names'), [] as string[], 'trace metric name patterns to drop'),
   define(
     'sentry:blacklisted_ips',
     PROJECT,

@@ -1,5 +1,6 @@
+import { featureEnabled } from '../options/features';
 import { resolveOption, type OrganizationOptionName, type ProjectOptionName } from '../options/registry';
-import { guardedLookup, type OrganizationOptionLookup, type ProjectOptionLookup, type SectionInput } from './section';
+import { guardedFeatures, guardedLookup, type FeatureLookup, type OrganizationOptionLookup, type ProjectOptionLookup, type SectionInput } from './section';
 import { CONFIG_SECTIONS } from './sections';
 import type { BuildContext, DisabledConfig, KeyRow, ProjectConfig, ProjectConfigBody, ProjectConfigInput } from './types';
 
@@ -12,7 +13,7 @@ import type { BuildContext, DisabledConfig, KeyRow, ProjectConfig, ProjectConfig
 export const DISABLED_CONFIG: DisabledConfig = Object.freeze({ disabled: true as const });
 
 export { allowedDomains } from './sections/allowed-domains';
-export { DEFAULT_CSP_DISALLOWED_SOURCES, HEALTH_CHECK_PATTERNS } from './sections/filter-settings';
+export { DEFAULT_CSP_DISALLOWED_SOURCES, HEALTH_CHECK_GLOBS } from './sections/filter-settings';
 
 /** Builds the config of one public key; `{"disabled":true}` for unknown or inactive keys and projects. */
 export function buildProjectConfig(input: ProjectConfigInput, ctx: BuildContext): ProjectConfig {
@@ -45,6 +46,9 @@ type FoundInput = ProjectConfigInput & Pick<SectionInput, 'key' | 'project' | 'o
 function buildConfigBody(input: FoundInput, ctx: BuildContext): ProjectConfigBody {
   const projectOption = ((name: ProjectOptionName) => resolveOption(name, input.projectOptions, input.templateOptions)) as ProjectOptionLookup;
   const organizationOption = ((name: OrganizationOptionName) => resolveOption(name, input.organizationOptions)) as OrganizationOptionLookup;
+  const organizationOverrides = resolveOption('sentry:feature_overrides', input.organizationOptions);
+  const projectOverrides = resolveOption('sentry:feature_overrides', input.projectOptions, input.templateOptions);
+  const feature: FeatureLookup = (name) => featureEnabled(name, ctx.defaultFeatures, organizationOverrides, projectOverrides);
   const body: Partial<ProjectConfigBody> = {};
   for (const section of CONFIG_SECTIONS) {
     Object.assign(
@@ -55,6 +59,7 @@ function buildConfigBody(input: FoundInput, ctx: BuildContext): ProjectConfigBod
         organization: input.organization,
         projectOption: guardedLookup(section.name, section.reads.projectOptions, projectOption),
         organizationOption: guardedLookup(section.name, section.reads.organizationOptions, organizationOption),
+        feature: guardedFeatures(section.name, section.reads.features, feature),
         ctx,
       }),
     );

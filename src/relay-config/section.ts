@@ -1,3 +1,4 @@
+import type { FeatureName } from '../options/features';
 import type { OptionValue, OrganizationOptionName, ProjectOptionName } from '../options/registry';
 import type { BuildContext, KeyRow, OrganizationRow, ProjectConfigBody, ProjectRow } from './types';
 
@@ -27,12 +28,16 @@ export interface SectionReads {
   keyColumns?: readonly (keyof KeyRow)[];
   projectColumns?: readonly (keyof ProjectRow)[];
   organizationColumns?: readonly (keyof OrganizationRow)[];
+  /** Feature flags (effective: project override, organization override, server default). */
+  features?: readonly FeatureName[];
 }
 
 /** Reads one option's effective value, typed by the registry: a misspelt name does not compile. */
 export type OptionLookup<N extends string> = <K extends N>(name: K) => K extends ProjectOptionName | OrganizationOptionName ? OptionValue<K> : never;
 export type ProjectOptionLookup = OptionLookup<ProjectOptionName>;
 export type OrganizationOptionLookup = OptionLookup<OrganizationOptionName>;
+/** Whether a feature flag is on for this project. */
+export type FeatureLookup = (name: FeatureName) => boolean;
 
 export interface SectionInput {
   key: KeyRow;
@@ -40,6 +45,7 @@ export interface SectionInput {
   organization: OrganizationRow;
   projectOption: ProjectOptionLookup;
   organizationOption: OrganizationOptionLookup;
+  feature: FeatureLookup;
   ctx: BuildContext;
 }
 
@@ -52,6 +58,15 @@ export function guardedLookup<N extends string>(section: string, declared: reado
     if (!allowed.has(name)) throw new Error(`config section "${section}" reads the option "${name}" without declaring it`);
     return lookup(name);
   }) as OptionLookup<N>;
+}
+
+/** A feature lookup that refuses flags the section did not declare. */
+export function guardedFeatures(section: string, declared: readonly FeatureName[] | undefined, lookup: FeatureLookup): FeatureLookup {
+  const allowed = new Set<string>(declared ?? []);
+  return (name) => {
+    if (!allowed.has(name)) throw new Error(`config section "${section}" reads the feature flag "${name}" without declaring it`);
+    return lookup(name);
+  };
 }
 
 export function unique<T>(values: readonly T[]): T[] {

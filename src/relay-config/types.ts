@@ -45,6 +45,10 @@ export interface BuildContext {
   allowedOrigins: readonly string[];
   /** A fresh revision id per computation; injectable for snapshot tests. */
   newRev: () => string;
+  /** Feature flags on unless overridden (`DEFAULT_FEATURES`). */
+  defaultFeatures: ReadonlySet<string>;
+  /** `EVENT_RETENTION_DAYS`; 0 leaves `eventRetention` out. */
+  eventRetentionDays: number;
 }
 
 export interface DisabledConfig {
@@ -67,26 +71,70 @@ export interface Quota {
   reasonCode: string;
 }
 
+/** As Relay's serializer writes it: `scrubData` and `scrubIpAddresses` only when true. */
 export interface DataScrubbingSettings {
   excludeFields: string[];
-  scrubData: boolean;
-  scrubIpAddresses: boolean;
+  scrubData?: true;
+  scrubIpAddresses?: true;
   sensitiveFields: string[];
   scrubDefaults: boolean;
 }
 
-export type FilterSettings = Record<string, Record<string, unknown>>;
+export type FilterSettings = Record<string, unknown>;
+
+/** A rule condition of Relay's protocol (`RuleCondition`). */
+export type RuleCondition = Record<string, unknown>;
+
+export interface SamplingRule {
+  samplingValue: { type: 'sampleRate' | 'factor' | 'minimumSampleRate'; value: number };
+  type: 'trace' | 'transaction';
+  condition: RuleCondition;
+  id: number;
+}
+
+export interface SamplingConfig {
+  version: 2;
+  rules: SamplingRule[];
+}
+
+export interface TransactionMetricsConfig {
+  version: number;
+  extractCustomTags: string[];
+  customMeasurements: { limit: number };
+  acceptTransactionNames: 'clientBased';
+}
+
+export interface TaggingRule {
+  condition: RuleCondition;
+  targetMetrics: string[];
+  targetTag: string;
+  tagValue: string;
+}
+
+export interface PerformanceScoreProfile {
+  name: string;
+  scoreComponents: { measurement: string; weight: number; p10: number; p50: number; optional: boolean }[];
+  condition: RuleCondition;
+  version?: string;
+}
 
 export interface ProjectConfigBody {
   allowedDomains: string[];
   trustedRelays: string[];
   piiConfig: PiiConfig;
   datascrubbingSettings: DataScrubbingSettings;
-  filterSettings?: FilterSettings;
-  quotas?: Quota[];
-  eventRetention?: number;
+  trustedRelaySettings?: { verifySignature: 'enabled' | 'disabled' };
   features?: string[];
+  sampling?: SamplingConfig;
   breakdownsV2: Record<string, unknown>;
+  transactionMetrics?: TransactionMetricsConfig;
+  metricConditionalTagging?: TaggingRule[];
+  sessionMetrics: { version: number };
+  performanceScore: { profiles: PerformanceScoreProfile[] };
+  filterSettings?: FilterSettings;
+  groupingConfig: { id: string; enhancements: string };
+  eventRetention?: number;
+  quotas?: Quota[];
 }
 
 export interface EnabledConfig {

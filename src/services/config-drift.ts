@@ -1,5 +1,6 @@
+import type { Settings } from '../config/settings';
 import type { ProjectConfigCache } from '../caches/project-config-cache';
-import { computeProjectConfigs } from '../db/compute-configs';
+import { computeOptionsOf, computeProjectConfigs } from '../db/compute-configs';
 import { listScopePublicKeys } from '../db/config-loader';
 import { Organization, Project, ProjectKey } from '../db/entities';
 import type { Orm } from '../db/orm';
@@ -38,7 +39,7 @@ export class VerifyScopeNotFound extends Error {}
 export interface VerifyDeps {
   orm: Orm;
   configCache: Pick<ProjectConfigCache, 'peek'>;
-  settings: { allowedOrigins: readonly string[] };
+  settings: Pick<Settings, 'allowedOrigins' | 'defaultFeatures' | 'eventRetentionDays'>;
 }
 
 const CHUNK = 500;
@@ -99,7 +100,7 @@ export async function verifyCachedConfigs(deps: VerifyDeps, scope: VerifyScope):
     if (stored.size === 0) continue;
     report.cached += stored.size;
     const cachedKeys = [...stored.keys()];
-    const { configs, failures } = await computeProjectConfigs(deps.orm.em.fork(), cachedKeys, { allowedOrigins: deps.settings.allowedOrigins });
+    const { configs, failures } = await computeProjectConfigs(deps.orm.em.fork(), cachedKeys, computeOptionsOf(deps.settings));
     for (const computed of configs) {
       let cached: unknown;
       try {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { crc32, deflateSync } from 'node:zlib';
 import { generateApiToken, hashApiToken, type Scope } from '../../src/admin/auth';
 import type { Container } from '../../src/container';
-import { computeProjectConfigs } from '../../src/db/compute-configs';
+import { computeOptionsOf, computeProjectConfigs } from '../../src/db/compute-configs';
 import { ApiToken, Organization, OrganizationMember, User, type MemberRole } from '../../src/db/entities';
 import { createApp } from '../../src/http/app';
 import { closeServer, listen } from '../../src/http/server';
@@ -105,7 +105,7 @@ export async function createOrgWithProject(api: ApiClient, token: string, slug: 
 
 /** The config computed now from the database for a public key (what a build would cache). */
 export async function configOf(container: Container, publicKey: string): Promise<any> {
-  const { configs, failures } = await computeProjectConfigs(container.orm.em.fork(), [publicKey], { allowedOrigins: [] });
+  const { configs, failures } = await computeProjectConfigs(container.orm.em.fork(), [publicKey], computeOptionsOf(container.settings));
   if (failures.length > 0) throw new Error(`config of ${publicKey} failed: ${failures[0]!.message}`);
   return configs[0]!.config;
 }
@@ -113,7 +113,7 @@ export async function configOf(container: Container, publicKey: string): Promise
 /** Builds and caches the configs of these keys, as a build job would. */
 export async function cacheConfigs(container: Container, publicKeys: string[]): Promise<void> {
   const startedAt = await container.configCache.generation();
-  const { configs } = await computeProjectConfigs(container.orm.em.fork(), publicKeys, { allowedOrigins: [] });
+  const { configs } = await computeProjectConfigs(container.orm.em.fork(), publicKeys, computeOptionsOf(container.settings));
   await container.configCache.writeIfCurrent(configs, startedAt, 3600, null);
 }
 

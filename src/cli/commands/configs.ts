@@ -1,4 +1,4 @@
-import { computeProjectConfigs } from '../../db/compute-configs';
+import { computeOptionsOf, computeProjectConfigs } from '../../db/compute-configs';
 import { CliError } from '../cli-error';
 import { json } from './args';
 import type { Command } from './command';
@@ -14,7 +14,7 @@ export const configCommands: Record<string, Command> = {
       if (!publicKey || !PUBLIC_KEY_RE.test(publicKey)) throw new CliError('give a public key: 32 lower-case hex characters');
       const container = await ctx.container();
       // The same computation a build job runs, so a key that cannot be built says why here too.
-      const { configs, failures } = await computeProjectConfigs(container.orm.em.fork(), [publicKey], { allowedOrigins: ctx.settings.allowedOrigins });
+      const { configs, failures } = await computeProjectConfigs(container.orm.em.fork(), [publicKey], computeOptionsOf(ctx.settings));
       const failure = failures[0];
       if (failure) throw new CliError(`the config of ${publicKey} cannot be computed (${failure.reason}): ${failure.message}`);
       ctx.out(json(configs[0]!.config));

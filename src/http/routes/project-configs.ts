@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { DISABLED_JSON, type LookupResult } from '../../caches/project-config-cache';
-import { computeConfigsByProject, computeProjectConfigs, reportConfigFailures, type ComputedConfig, type ComputeResult } from '../../db/compute-configs';
+import { computeConfigsByProject, computeOptionsOf, computeProjectConfigs, reportConfigFailures, type ComputedConfig, type ComputeResult } from '../../db/compute-configs';
 import type { Container } from '../../container';
 import { BadRequestError, RelayStringError, ServiceUnavailableError } from '../../errors';
 import { scheduleBuildProjectConfig } from '../../queues/build.queue';
@@ -125,7 +125,7 @@ class ResponseWriter {
 
 export function projectConfigsHandler(container: Container) {
   const { settings, metrics } = container;
-  const computeOptions = { allowedOrigins: settings.allowedOrigins };
+  const computeOptions = computeOptionsOf(settings);
 
   /** Writes synchronously computed configs to the cache unless the data changed meanwhile. */
   async function refreshCache(computed: ComputedConfig[], startedAt: number): Promise<void> {

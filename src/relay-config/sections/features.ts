@@ -1,13 +1,16 @@
-import { defineSection, unique } from '../section';
+import { FEATURE_DEFINITIONS, type FeatureName } from '../../options/features';
+import { defineSection } from '../section';
 
-/** Feature flags of the organization and the project; left out when there are none. */
+const EXPOSABLE = FEATURE_DEFINITIONS.filter((f) => f.exposable).map((f) => f.name as FeatureName);
+
+/** The exposable flags that are on, sorted as Relay stores them (a set); left out when none is on. */
 export const featuresSection = defineSection({
   name: 'features',
   fields: ['features'],
-  reads: { organizationOptions: ['sentry:features'], projectOptions: ['sentry:features'] },
+  reads: { features: EXPOSABLE },
   restricted: true,
-  build: ({ organizationOption, projectOption }) => {
-    const features = unique([...organizationOption('sentry:features'), ...projectOption('sentry:features')]);
+  build: ({ feature }) => {
+    const features = EXPOSABLE.filter((name) => feature(name)).sort();
     return features.length > 0 ? { features } : {};
   },
 });

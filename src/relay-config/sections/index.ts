@@ -5,21 +5,33 @@ import { datascrubbingSettingsSection } from './datascrubbing-settings';
 import { eventRetentionSection } from './event-retention';
 import { featuresSection } from './features';
 import { filterSettingsSection } from './filter-settings';
+import { groupingConfigSection } from './grouping-config';
+import { performanceScoreSection } from './performance-score';
 import { piiConfigSection } from './pii-config';
 import { quotasSection } from './quotas';
+import { samplingSection } from './sampling';
+import { sessionMetricsSection } from './session-metrics';
+import { transactionMetricsSection } from './transaction-metrics';
+import { trustedRelaySettingsSection } from './trusted-relay-settings';
 import { trustedRelaysSection } from './trusted-relays';
 
-/** Every section of a project config, in CONFIG.md's field order (which keeps stored configs easy to read). */
+/** Every section of a project config, in Sentry's emission order (FULL_CONFIG.md §3), which keeps stored configs comparable. */
 export const CONFIG_SECTIONS: readonly ConfigSection[] = [
   allowedDomainsSection,
   trustedRelaysSection,
   piiConfigSection,
   datascrubbingSettingsSection,
-  filterSettingsSection,
-  quotasSection,
-  eventRetentionSection,
+  trustedRelaySettingsSection,
   featuresSection,
+  samplingSection,
   breakdownsSection,
+  transactionMetricsSection,
+  sessionMetricsSection,
+  performanceScoreSection,
+  filterSettingsSection,
+  groupingConfigSection,
+  eventRetentionSection,
+  quotasSection,
 ];
 
 /** What the envelope of a config (ids, slug, keys, disabled) reads, besides the sections. */
@@ -29,10 +41,17 @@ export const ENVELOPE_READS: Required<Pick<SectionReads, 'keyColumns' | 'project
   organizationColumns: ['id', 'status'],
 };
 
+/** What resolving feature flags reads, for every section that declares a flag. */
+export const FEATURE_READS: Required<Pick<SectionReads, 'projectOptions' | 'organizationOptions'>> = {
+  projectOptions: ['sentry:feature_overrides'],
+  organizationOptions: ['sentry:feature_overrides'],
+};
+
 function union<K extends keyof SectionReads>(field: K): NonNullable<SectionReads[K]>[number][] {
   const all = CONFIG_SECTIONS.flatMap((s) => (s.reads[field] ?? []) as readonly NonNullable<SectionReads[K]>[number][]);
   const envelope = (ENVELOPE_READS as SectionReads)[field] ?? [];
-  return [...new Set([...(envelope as NonNullable<SectionReads[K]>[number][]), ...all])];
+  const features = CONFIG_SECTIONS.some((s) => (s.reads.features ?? []).length > 0) ? ((FEATURE_READS as SectionReads)[field] ?? []) : [];
+  return [...new Set([...(envelope as NonNullable<SectionReads[K]>[number][]), ...(features as NonNullable<SectionReads[K]>[number][]), ...all])];
 }
 
 /** Everything configs are computed from, derived from the declarations: what the loader reads and what invalidates. */
