@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Organization, Project, ProjectTemplate } from '../db/entities';
 import { deleteOption, setOption, storedOptions } from '../db/option-store';
 import { OptionValidationError, resolveOption, validateOption, type OptionScope, type OptionValues } from '../options/registry';
-import { describeChange } from './audit-log';
+import { describeChange } from '../services/audit';
 import { isPlainObject, type FieldErrors } from './validation';
 
 /**

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { recordAudit } from '../admin/audit-log';
+import { recordAudit } from '../services/audit';
 import { Organization, OrganizationMember, type User } from '../db/entities';
 import type { EmailVerificationJobData } from '../queues/email-verification.queue';
 import type { JobDeps } from './deps';
