@@ -7,9 +7,10 @@ import { NotFoundError } from '../errors';
 import { projectFor } from './access';
 import { recordAudit } from '../services/audit';
 import { authOf, emOf, requestActor } from './auth';
-import { applyOptionWrites, projectOptionSources } from './option-fields';
+import { applyOptionWrites, projectOptionSources } from '../services/option-fields';
 import type { AdminDeps } from './deps';
-import { jsonBody, parseBody, pathParam } from './validation';
+import { parseBody } from '../services/validation';
+import { jsonBody, pathParam } from './validation';
 
 /**
  * Inbound filters of a project (`filters:<id>` project options): most are on or off;

@@ -10,7 +10,8 @@ import { authOf, emOf, type Scope, requestActor } from './auth';
 import { paginate } from './pagination';
 import type { AdminDeps } from './deps';
 import { keyRateLimit, serializeKey } from './serializers';
-import { createFieldErrors, jsonBody, parseBody, pathParam } from './validation';
+import { createFieldErrors, parseBody } from '../services/validation';
+import { jsonBody, pathParam } from './validation';
 
 /**
  * DSN keys of a project. Every change that reaches configs (status, rate limit, deletion) is

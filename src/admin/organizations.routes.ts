@@ -11,13 +11,14 @@ import { ConflictError } from '../errors';
 import { organizationFor } from './access';
 import { AUDIT_EVENTS, describeChange, recordAudit } from '../services/audit';
 import { authOf, emOf, requireScope, requestActor } from './auth';
-import { decodeAvatar, type ImageInfo } from './avatar';
-import { ORGANIZATION_OPTION_FIELDS, applyOptionWrites, optionWrites } from './option-fields';
+import { decodeAvatar, type ImageInfo } from '../services/avatars';
+import { ORGANIZATION_OPTION_FIELDS, applyOptionWrites, optionWrites } from '../services/option-fields';
 import { paginate } from './pagination';
 import type { AdminDeps } from './deps';
 import { serializeAuditEntry, serializeOrganization, serializeOrganizationDetails } from './serializers';
-import { canonicalTrustedRelay, mergeTrustedRelays, validateTrustedRelays, type TrustedRelayInput } from './trusted-relays';
-import { conflictOnDuplicate, createFieldErrors, jsonBody, nameSchema, parseBody, slugOrDerived, slugSchema, unknownFields, type FieldErrors, pathParam } from './validation';
+import { canonicalTrustedRelay, mergeTrustedRelays, validateTrustedRelays, type TrustedRelayInput } from '../services/trusted-relays';
+import { conflictOnDuplicate, createFieldErrors, nameSchema, parseBody, slugOrDerived, slugSchema, unknownFields, type FieldErrors } from '../services/validation';
+import { jsonBody, pathParam } from './validation';
 
 /** Organizations: create, list, read, settings (ADMIN_API.md), scheduled deletion, audit log. */
 

@@ -8,11 +8,12 @@ import { ConflictError, NotFoundError } from '../errors';
 import { organizationFor, projectFor, visibleOrganization } from './access';
 import { describeChange, recordAudit } from '../services/audit';
 import { authOf, emOf, requireScope, requestActor } from './auth';
-import { PROJECT_OPTION_FIELDS, applyOptionWrites, optionWrites, projectOptionSources } from './option-fields';
+import { PROJECT_OPTION_FIELDS, applyOptionWrites, optionWrites, projectOptionSources } from '../services/option-fields';
 import { paginate } from './pagination';
 import type { AdminDeps } from './deps';
 import { serializeProject, serializeProjectDetails } from './serializers';
-import { conflictOnDuplicate, createFieldErrors, idSchema, jsonBody, nameSchema, parseBody, slugOrDerived, slugSchema, unknownFields, pathParam } from './validation';
+import { conflictOnDuplicate, createFieldErrors, idSchema, nameSchema, parseBody, slugOrDerived, slugSchema, unknownFields } from '../services/validation';
+import { jsonBody, pathParam } from './validation';
 
 /** Projects: created under a team with one active key, listed per organization, settings, scheduled deletion. */
 

@@ -1,8 +1,8 @@
 import type { Request } from 'express';
 import type { AuditLogEntry, Organization, Project, ProjectKey, ProjectTemplate, Team, User } from '../db/entities';
 import { resolveOption, type OptionValues, type TrustedRelay } from '../options/registry';
-import { ORGANIZATION_OPTION_FIELDS, PROJECT_OPTION_FIELDS, optionFieldValues, otherOptions } from './option-fields';
-import { canonicalTrustedRelay } from './trusted-relays';
+import { ORGANIZATION_OPTION_FIELDS, PROJECT_OPTION_FIELDS, optionFieldValues, otherOptions } from '../services/option-fields';
+import { canonicalTrustedRelay } from '../services/trusted-relays';
 import { avatarUrl, systemUrlPrefix } from './urls';
 
 /**

@@ -8,7 +8,8 @@ import { authOf, emOf, requestActor } from './auth';
 import { paginate } from './pagination';
 import type { AdminDeps } from './deps';
 import { serializeTeam } from './serializers';
-import { conflictOnDuplicate, jsonBody, nameSchema, parseBody, slugOrDerived, slugSchema, pathParam } from './validation';
+import { conflictOnDuplicate, nameSchema, parseBody, slugOrDerived, slugSchema } from '../services/validation';
+import { jsonBody, pathParam } from './validation';
 
 /** Teams of an organization; projects are created under a team (see projects.routes.ts). */
 

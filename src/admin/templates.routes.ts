@@ -7,11 +7,12 @@ import { ConflictError, NotFoundError } from '../errors';
 import { organizationFor, type LookupOptions } from './access';
 import { describeChange, recordAudit } from '../services/audit';
 import { authOf, emOf, type Scope, requestActor } from './auth';
-import { applyOptionWrites, optionWrites } from './option-fields';
+import { applyOptionWrites, optionWrites } from '../services/option-fields';
 import { paginate } from './pagination';
 import type { AdminDeps } from './deps';
 import { serializeTemplate } from './serializers';
-import { conflictOnDuplicate, createFieldErrors, jsonBody, nameSchema, parseId, unknownFields, pathParam } from './validation';
+import { conflictOnDuplicate, createFieldErrors, nameSchema, unknownFields } from '../services/validation';
+import { jsonBody, parseId, pathParam } from './validation';
 
 /**
  * Project templates: project options an organization shares between projects (a project's own

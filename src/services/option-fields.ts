@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Organization, Project, ProjectTemplate } from '../db/entities';
 import { deleteOption, setOption, storedOptions } from '../db/option-store';
 import { OptionValidationError, resolveOption, validateOption, type OptionScope, type OptionValues } from '../options/registry';
-import { describeChange } from '../services/audit';
+import { describeChange } from './audit';
 import { isPlainObject, type FieldErrors } from './validation';
 
 /**
@@ -143,7 +143,7 @@ export async function applyOptionWrites(em: EntityManager, owner: OptionOwner, w
 /** A project's stored options and its template's, from which effective values resolve. */
 export async function projectOptionSources(em: EntityManager, project: Project): Promise<{ own: OptionValues; template: OptionValues | null }> {
   const own = await storedOptions(em, { scope: 'project', entity: project });
-  const template = project.template ? await storedOptions(em, { scope: 'template', entity: project.template as ProjectTemplate }) : null;
+  const template = project.template ? await storedOptions(em, { scope: 'template', entity: project.template }) : null;
   return { own, template };
 }
 
