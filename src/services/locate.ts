@@ -43,3 +43,9 @@ export function projectBySlug(orgSlug: string, projectSlug: string, options: Ope
     return project;
   };
 }
+
+/**
+ * The unchecked input of a use case, read once its target is found (inside the transaction): a
+ * caller without access gets the access error whatever it sent, as the API always answered.
+ */
+export type ReadInput = () => Record<string, unknown>;
