@@ -94,3 +94,38 @@ export async function pruneRelays(deps: RelayServiceDeps, cutoff: Date, batchSiz
   await deps.orm.em.fork().nativeDelete(RelayUsage, { lastSeen: { $lt: cutoff } });
   return removed;
 }
+
+/** A registered relay as operators see it, with the versions it registered with (latest first). */
+export interface RegisteredRelay {
+  relayId: string;
+  publicKey: string;
+  firstSeen: Date;
+  lastSeen: Date;
+  versions: string[];
+}
+
+/** Every registered relay, oldest registration first. */
+export async function listRelays(deps: Pick<RelayServiceDeps, 'orm'>): Promise<RegisteredRelay[]> {
+  const em = deps.orm.em.fork();
+  const relays = await em.find(Relay, {}, { orderBy: { firstSeen: 'asc', id: 'asc' } });
+  const usages = await em.find(RelayUsage, { relayId: { $in: relays.map((r) => r.relayId) } }, { orderBy: { lastSeen: 'desc' } });
+  return relays.map((r) => ({
+    relayId: r.relayId,
+    publicKey: r.publicKey,
+    firstSeen: r.firstSeen,
+    lastSeen: r.lastSeen,
+    versions: usages.filter((u) => u.relayId === r.relayId).map((u) => u.version),
+  }));
+}
+
+/**
+ * Removes a registered relay by hand: its row goes, then its key leaves the request path at once,
+ * so it must register again (with any key) before its next signed request is accepted. Its usage
+ * rows age out with the prune job. Returns false when no such relay is registered.
+ */
+export async function removeRelay(deps: RelayServiceDeps, relayId: string): Promise<boolean> {
+  const deleted = await deps.orm.em.fork().nativeDelete(Relay, { relayId });
+  if (deleted === 0) return false;
+  await deps.relayKeys.remove(relayId);
+  return true;
+}
