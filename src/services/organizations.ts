@@ -218,3 +218,38 @@ export async function deleteOrganization(em: EntityManager, { actor, target }: D
     return organization;
   });
 }
+
+/** Who the audit log names for the removals the clean-up job makes (no user acted). */
+export const EMAIL_VERIFICATION_ACTOR = 'email-verification';
+
+export interface RemovedMember {
+  memberId: number;
+  userId: number;
+  email: string;
+}
+
+/**
+ * Removes the members of an organization whose e-mail address is not verified, one `member.remove`
+ * audit entry each, in one transaction. Does nothing when the organization no longer requires
+ * verification (the setting may have been turned off again before the job ran); running it twice
+ * removes nothing more, so BullMQ's at-least-once delivery is harmless.
+ */
+export async function removeUnverifiedMembers(em: EntityManager, organizationId: number): Promise<RemovedMember[]> {
+  return em.transactional(async (tem) => {
+    const organization = await tem.findOne(Organization, { id: organizationId, status: 'active', requireEmailVerification: true });
+    if (!organization) return [];
+    const members = await tem.find(OrganizationMember, { organization, user: { emailVerified: false } }, { populate: ['user'], orderBy: { id: 'asc' } });
+    return members.map((member) => {
+      const user = member.user as User;
+      recordAudit(tem, {
+        organization,
+        event: 'member.remove',
+        actor: { user: null, label: EMAIL_VERIFICATION_ACTOR },
+        targetObject: member.id,
+        data: { email: user.email, userId: user.id, role: member.role, reason: 'email not verified' },
+      });
+      tem.remove(member);
+      return { memberId: member.id, userId: user.id, email: user.email };
+    });
+  });
+}
