@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Container } from '../src/container';
 import { AuditLogEntry, Organization, OrganizationMember, type User } from '../src/db/entities';
 import { startWorkers, type RunningWorkers } from '../src/jobs/worker-runtime';
-import { EMAIL_VERIFICATION_ACTOR, removeUnverifiedMembers } from '../src/jobs/remove-unverified-members.processor';
+import { EMAIL_VERIFICATION_ACTOR, removeUnverifiedMembers } from '../src/services/organizations';
 import { addMember, eventually, startApi, userWithToken, type ApiClient } from './support/admin';
 import { testContainer } from './support/harness';
 

@@ -3,6 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ApiToken, type MemberRole, type User } from '../db/entities';
 import { ForbiddenError, UnauthorizedError } from '../errors';
+import type { AuditActor } from '../services/audit';
 
 /**
  * API tokens and scopes (ADMIN_API.md, "Authentication and permissions"). A token is `sntryu_`
@@ -142,4 +143,9 @@ export function emOf(req: Request): EntityManager {
 export function authOf(req: Request): ApiAuth {
   if (!req.apiAuth) throw new UnauthorizedError();
   return req.apiAuth;
+}
+
+/** The user behind a request and the address it came from, as the audit log names them. */
+export function requestActor(req: Request): AuditActor {
+  return { user: authOf(req).user, ipAddress: req.ip ?? null };
 }

@@ -1,41 +1,17 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Router } from 'express';
-import { z } from 'zod';
-import { disableKeysOnCommit } from '../db/config-change-subscriber';
-import { Organization, Project, ProjectKey, ProjectTemplate, Team } from '../db/entities';
-import { newDsnKey } from '../db/seed';
+import { Project, Team } from '../db/entities';
 import { ConflictError, NotFoundError } from '../errors';
+import { projectOptionSources } from '../services/option-fields';
+import { createProject, deleteProject, updateProject } from '../services/projects';
 import { organizationFor, projectFor, visibleOrganization } from './access';
-import { describeChange, recordAudit, requestActor } from './audit-log';
-import { authOf, emOf, requireScope } from './auth';
-import { storedOptions } from '../db/option-store';
-import { PROJECT_OPTION_FIELDS, applyOptionWrites, featureCheckOf, optionWrites, projectOptionSources } from './option-fields';
+import { authOf, emOf, requestActor, requireScope } from './auth';
 import { paginate } from './pagination';
 import type { AdminDeps } from './deps';
 import { serializeProject, serializeProjectDetails } from './serializers';
-import { conflictOnDuplicate, createFieldErrors, idSchema, jsonBody, nameSchema, parseBody, slugOrDerived, slugSchema, unknownFields, pathParam } from './validation';
+import { jsonBody, pathParam } from './validation';
 
-/** Projects: created under a team with one active key, listed per organization, settings, scheduled deletion. */
-
-const PROJECT_NAME_MAX = 200;
-
-/** Sentry's platform ids are lower-case words joined by `-` or `.` (e.g. `javascript-react`). */
-const platformSchema = z
-  .string({ error: 'Must be a string.' })
-  .max(64, 'Ensure this field has no more than 64 characters.')
-  .regex(/^[a-z0-9_.-]+$/, 'Invalid platform: use lower-case letters, digits, ".", "_" and "-", e.g. "javascript-react".')
-  .nullable();
-
-const createSchema = z.strictObject({ name: nameSchema(PROJECT_NAME_MAX), slug: slugSchema.optional(), platform: platformSchema.optional() });
-
-const basicsSchema = z.object({
-  name: nameSchema(PROJECT_NAME_MAX).optional(),
-  slug: slugSchema.optional(),
-  platform: platformSchema.optional(),
-  templateId: idSchema.nullable().optional(),
-});
-
-const UPDATE_FIELDS = ['name', 'slug', 'platform', 'templateId', 'options', ...PROJECT_OPTION_FIELDS.map((f) => f.field)];
+/** Projects: created under a team with one active key, listed per organization, settings, scheduled deletion (services/projects.ts). */
 
 /** The project with its own and its template's options, as responses show it. */
 async function projectDetails(em: EntityManager, project: Project) {
@@ -45,29 +21,18 @@ async function projectDetails(em: EntityManager, project: Project) {
 
 export function registerProjectRoutes(api: Router, { authed, container }: AdminDeps): void {
   api.post('/teams/:org/:team/projects/', ...authed, async (req, res) => {
-    const duplicate = 'A project with this slug already exists.';
-    const project = await conflictOnDuplicate(
-      () =>
-        emOf(req).transactional(async (em) => {
-          const auth = authOf(req);
-          const { organization, auth: scoped } = await visibleOrganization(em, auth, pathParam(req, 'org'));
-          const team = await em.findOne(Team, { organization, slug: pathParam(req, 'team') });
-          if (!team) throw new NotFoundError('The requested resource does not exist');
-          requireScope(scoped, 'project:write');
-          if (organization.status !== 'active') throw new ConflictError('The organization is pending deletion.');
-          const body = parseBody(createSchema, jsonBody(req));
-          const slug = slugOrDerived(body.slug, body.name);
-          // Slugs of projects pending deletion stay taken: their keys and configs still name them.
-          if ((await em.count(Project, { organization, slug })) > 0) throw new ConflictError(duplicate);
-          const created = em.create(Project, { organization, team, slug, name: body.name, platform: body.platform ?? null });
-          const key = em.create(ProjectKey, { project: created, publicKey: newDsnKey(), secretKey: newDsnKey(), label: 'Default' });
-          await em.flush();
-          recordAudit(em, { organization, event: 'project.add', actor: requestActor(req), targetObject: created.id, data: { slug, name: body.name, team: team.slug } });
-          recordAudit(em, { organization, event: 'projectkey.add', actor: requestActor(req), targetObject: key.id, data: { project: slug, publicKey: key.publicKey, label: key.label } });
-          return created;
-        }),
-      duplicate,
-    );
+    const project = await createProject(emOf(req), {
+      actor: requestActor(req),
+      target: async (em) => {
+        const { organization, auth } = await visibleOrganization(em, authOf(req), pathParam(req, 'org'));
+        const team = await em.findOne(Team, { organization, slug: pathParam(req, 'team') });
+        if (!team) throw new NotFoundError('The requested resource does not exist');
+        requireScope(auth, 'project:write');
+        if (organization.status !== 'active') throw new ConflictError('The organization is pending deletion.');
+        return { organization, team };
+      },
+      input: () => jsonBody(req),
+    });
     res.status(201).json(await projectDetails(emOf(req), project));
   });
 
@@ -88,63 +53,20 @@ export function registerProjectRoutes(api: Router, { authed, container }: AdminD
   });
 
   api.put('/projects/:org/:project/', ...authed, async (req, res) => {
-    const body = jsonBody(req);
-    // The slug check inside can race with another project taking the slug: 409 then.
-    const project = await conflictOnDuplicate(
-      () =>
-        emOf(req).transactional(async (em) => {
-          const project = await projectFor(em, authOf(req), pathParam(req, 'org'), pathParam(req, 'project'), ['project:write'], { lock: true, mustBeActive: true });
-          const organization = project.organization as Organization;
-
-          const errors = createFieldErrors();
-          unknownFields(body, UPDATE_FIELDS, errors);
-          const basics = errors.parse(basicsSchema, body) ?? {};
-          if (basics.slug !== undefined && basics.slug !== project.slug && (await em.count(Project, { organization, slug: basics.slug })) > 0) {
-            errors.add('slug', `The slug "${basics.slug}" is already in use.`);
-          }
-          let template: ProjectTemplate | null | undefined;
-          if (basics.templateId !== undefined) {
-            template = basics.templateId === null ? null : await em.findOne(ProjectTemplate, { id: basics.templateId, organization });
-            if (template === null && basics.templateId !== null) errors.add('templateId', 'Project template not found in this organization.');
-          }
-          const sources = await projectOptionSources(em, project);
-          const features = featureCheckOf(container.settings.defaultFeatures, await storedOptions(em, { scope: 'organization', entity: organization }), sources.own, sources.template);
-          const writes = optionWrites('project', PROJECT_OPTION_FIELDS, body, errors, new Map(), features);
-          errors.throwIfAny();
-
-          const changes: Record<string, string> = {};
-          for (const field of ['name', 'slug', 'platform'] as const) {
-            const value = basics[field];
-            if (value !== undefined && value !== project[field]) {
-              changes[field] = describeChange(project[field] ?? null, value, true);
-              if (field === 'platform') project.platform = value;
-              else project[field] = value as string;
-            }
-          }
-          if (template !== undefined && (template?.id ?? null) !== (project.template?.id ?? null)) {
-            changes.templateId = describeChange(project.template?.id ?? null, template?.id ?? null, true);
-            project.template = template;
-          }
-          Object.assign(changes, await applyOptionWrites(em, { scope: 'project', entity: project }, writes));
-          if (Object.keys(changes).length > 0) {
-            recordAudit(em, { organization, event: 'project.edit', actor: requestActor(req), targetObject: project.id, data: { project: project.slug, ...changes } });
-          }
-          return project;
-        }),
-      'The slug is already in use.',
-    );
+    const input = jsonBody(req);
+    const project = await updateProject(emOf(req), {
+      actor: requestActor(req),
+      target: (em) => projectFor(em, authOf(req), pathParam(req, 'org'), pathParam(req, 'project'), ['project:write'], { lock: true, mustBeActive: true }),
+      input: () => input,
+      defaultFeatures: container.settings.defaultFeatures,
+    });
     res.json(await projectDetails(emOf(req), project));
   });
 
   api.delete('/projects/:org/:project/', ...authed, async (req, res) => {
-    await emOf(req).transactional(async (em) => {
-      const project = await projectFor(em, authOf(req), pathParam(req, 'org'), pathParam(req, 'project'), ['project:admin'], { lock: true });
-      const organization = project.organization as Organization;
-      project.status = 'pending_deletion';
-      const keys = await em.find(ProjectKey, { project }, { fields: ['publicKey'] });
-      // Takes every key out of use as soon as this commits (ADMIN_API.md, "Deletion").
-      await disableKeysOnCommit(em, { scope: 'project', organizationId: organization.id, projectId: project.id, trigger: 'project.delete' }, keys.map((k) => k.publicKey));
-      recordAudit(em, { organization, event: 'project.remove', actor: requestActor(req), targetObject: project.id, data: { slug: project.slug, name: project.name } });
+    await deleteProject(emOf(req), {
+      actor: requestActor(req),
+      target: (em) => projectFor(em, authOf(req), pathParam(req, 'org'), pathParam(req, 'project'), ['project:admin'], { lock: true }),
     });
     res.status(204).end();
   });

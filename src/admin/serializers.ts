@@ -1,8 +1,9 @@
 import type { Request } from 'express';
 import type { AuditLogEntry, Organization, Project, ProjectKey, ProjectTemplate, Team, User } from '../db/entities';
 import { resolveOption, type OptionValues } from '../options/registry';
-import { ORGANIZATION_OPTION_FIELDS, PROJECT_OPTION_FIELDS, optionFieldValues, otherOptions } from './option-fields';
-import { canonicalTrustedRelay } from './trusted-relays';
+import { ORGANIZATION_OPTION_FIELDS, PROJECT_OPTION_FIELDS, optionFieldValues, otherOptions } from '../services/option-fields';
+import { keyRateLimit } from '../services/keys';
+import { canonicalTrustedRelay } from '../services/trusted-relays';
 import { avatarUrl, systemUrlPrefix } from './urls';
 
 /**
@@ -96,11 +97,6 @@ export function serializeProjectDetails(project: Project, own: OptionValues, tem
     ...optionFieldValues(PROJECT_OPTION_FIELDS, own, template),
     options: otherOptions(PROJECT_OPTION_FIELDS, own),
   };
-}
-
-/** A key's rate limit as the API shows it; null when it has none (a limit needs a count and a window). */
-export function keyRateLimit(key: ProjectKey): { count: number; window: number } | null {
-  return key.rateLimitCount !== null && key.rateLimitCount !== undefined && key.rateLimitWindow ? { count: key.rateLimitCount, window: key.rateLimitWindow } : null;
 }
 
 /** A DSN key; the DSN is built from `SYSTEM_URL_PREFIX` (a path in it stays in the DSN, as SDKs expect). */

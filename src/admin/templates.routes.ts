@@ -1,27 +1,17 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Request, Router } from 'express';
-import { z } from 'zod';
-import { Project, ProjectTemplate, type Organization } from '../db/entities';
+import { ProjectTemplate, type Organization } from '../db/entities';
 import { storedOptions } from '../db/option-store';
-import { ConflictError, NotFoundError } from '../errors';
+import { NotFoundError } from '../errors';
+import { createTemplate, deleteTemplate, updateTemplate } from '../services/templates';
 import { organizationFor, type LookupOptions } from './access';
-import { describeChange, recordAudit, requestActor } from './audit-log';
-import { authOf, emOf, type Scope } from './auth';
-import { applyOptionWrites, optionWrites } from './option-fields';
+import { authOf, emOf, requestActor, type Scope } from './auth';
 import { paginate } from './pagination';
 import type { AdminDeps } from './deps';
 import { serializeTemplate } from './serializers';
-import { conflictOnDuplicate, createFieldErrors, jsonBody, nameSchema, parseId, unknownFields, pathParam } from './validation';
+import { jsonBody, parseId, pathParam } from './validation';
 
-/**
- * Project templates: project options an organization shares between projects (a project's own
- * value wins, then its template's, then the default). A template option change invalidates the
- * projects using it (the config-change subscriber does it on commit).
- */
-
-const NAME_MAX = 200;
-const FIELDS = ['name', 'options'];
-const duplicate = 'A project template with this name already exists.';
+/** Project templates of an organization (services/templates.ts holds the use cases). */
 
 async function templateFor(em: EntityManager, req: Request, scope: Scope, options: LookupOptions = {}): Promise<{ organization: Organization; template: ProjectTemplate }> {
   const organization = await organizationFor(em, authOf(req), pathParam(req, 'org'), [scope], options);
@@ -46,25 +36,11 @@ export function registerTemplateRoutes(api: Router, { authed }: AdminDeps): void
   });
 
   api.post('/organizations/:org/project-templates/', ...authed, async (req, res) => {
-    const template = await conflictOnDuplicate(
-      () =>
-        emOf(req).transactional(async (em) => {
-          const organization = await organizationFor(em, authOf(req), pathParam(req, 'org'), ['org:write'], { mustBeActive: true });
-          const body = jsonBody(req);
-          const errors = createFieldErrors();
-          unknownFields(body, FIELDS, errors);
-          const name = errors.parse(z.object({ name: nameSchema(NAME_MAX) }), body)?.name;
-          const writes = optionWrites('project', [], { options: body.options ?? {} }, errors);
-          errors.throwIfAny();
-          if ((await em.count(ProjectTemplate, { organization, name })) > 0) throw new ConflictError(duplicate);
-          const created = em.create(ProjectTemplate, { organization, name: name! });
-          await em.flush();
-          await applyOptionWrites(em, { scope: 'template', entity: created }, writes);
-          recordAudit(em, { organization, event: 'projecttemplate.add', actor: requestActor(req), targetObject: created.id, data: { name: created.name } });
-          return created;
-        }),
-      duplicate,
-    );
+    const template = await createTemplate(emOf(req), {
+      actor: requestActor(req),
+      target: (em) => organizationFor(em, authOf(req), pathParam(req, 'org'), ['org:write'], { mustBeActive: true }),
+      input: () => jsonBody(req),
+    });
     res.status(201).json(await details(emOf(req), template));
   });
 
@@ -75,45 +51,16 @@ export function registerTemplateRoutes(api: Router, { authed }: AdminDeps): void
   });
 
   api.put('/organizations/:org/project-templates/:templateId/', ...authed, async (req, res) => {
-    const template = await conflictOnDuplicate(
-      () =>
-        emOf(req).transactional(async (em) => {
-          const { organization, template } = await templateFor(em, req, 'org:write', { mustBeActive: true });
-          const body = jsonBody(req);
-          const errors = createFieldErrors();
-          unknownFields(body, FIELDS, errors);
-          const name = errors.parse(z.object({ name: nameSchema(NAME_MAX).optional() }), body)?.name;
-          if (name !== undefined && name !== template.name && (await em.count(ProjectTemplate, { organization, name })) > 0) {
-            errors.add('name', duplicate);
-          }
-          const writes = optionWrites('project', [], body, errors);
-          errors.throwIfAny();
-          const changes: Record<string, string> = {};
-          if (name !== undefined && name !== template.name) {
-            changes.name = describeChange(template.name, name, true);
-            template.name = name;
-          }
-          Object.assign(changes, await applyOptionWrites(em, { scope: 'template', entity: template }, writes));
-          if (Object.keys(changes).length > 0) {
-            recordAudit(em, { organization, event: 'projecttemplate.edit', actor: requestActor(req), targetObject: template.id, data: { template: template.name, ...changes } });
-          }
-          return template;
-        }),
-      duplicate,
-    );
+    const template = await updateTemplate(emOf(req), {
+      actor: requestActor(req),
+      target: (em) => templateFor(em, req, 'org:write', { mustBeActive: true }),
+      input: () => jsonBody(req),
+    });
     res.json(await details(emOf(req), template));
   });
 
   api.delete('/organizations/:org/project-templates/:templateId/', ...authed, async (req, res) => {
-    await emOf(req).transactional(async (em) => {
-      const { organization, template } = await templateFor(em, req, 'org:admin');
-      // Detach through the ORM (not the foreign key's SET NULL) so each project's configs are invalidated.
-      const projects = await em.find(Project, { template });
-      for (const project of projects) project.template = null;
-      await em.flush();
-      recordAudit(em, { organization, event: 'projecttemplate.remove', actor: requestActor(req), targetObject: template.id, data: { name: template.name, projects: projects.map((p) => p.slug) } });
-      em.remove(template);
-    });
+    await deleteTemplate(emOf(req), { actor: requestActor(req), target: (em) => templateFor(em, req, 'org:admin') });
     res.status(204).end();
   });
 }

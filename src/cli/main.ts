@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadSettings, SettingsError, type Settings } from '../config/settings';
 import { createContainer, type Container } from '../container';
+import { AppError } from '../errors';
 import { OptionValidationError } from '../options/registry';
 import { CliError } from './cli-error';
 import { commands, type Command } from './commands';
@@ -56,7 +57,8 @@ export async function main(argv: string[]): Promise<number> {
     const isArgError = typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS');
     process.stderr.write(`error: ${err.message}\n`);
     if (isArgError && command.usage) process.stderr.write(`usage: ${command.usage}\n`);
-    const expected = isArgError || err instanceof CliError || err instanceof SettingsError || err instanceof OptionValidationError;
+    // A service's 4xx (a name that does not exist, a bad value) is the user's mistake, like a CliError.
+    const expected = isArgError || err instanceof CliError || err instanceof SettingsError || err instanceof OptionValidationError || (err instanceof AppError && err.status < 500);
     if (!expected && settings && ['debug', 'trace'].includes(settings.logLevel)) process.stderr.write(`${err.stack}\n`);
     return 1;
   } finally {

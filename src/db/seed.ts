@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { validateOption, type OptionScope } from '../options/registry';
 import { generateRelayKeyPair } from '../relay-auth/keys';
+import { newDsnKey } from './dsn-key';
 import {
   Organization,
   OrganizationOption,
@@ -36,11 +37,6 @@ export interface SeedResult {
     projects: { id: number; slug: string; publicKeys: string[] }[];
   }[];
   publicKeys: string[];
-}
-
-/** A new 32-character lower-case hex key, the form of DSN public and secret keys. */
-export function newDsnKey(): string {
-  return randomBytes(16).toString('hex');
 }
 
 function option(scope: OptionScope, key: string, value: unknown): unknown {

@@ -99,6 +99,29 @@ export async function pruneRelays(deps: RelayServiceDeps, cutoff: Date, batchSiz
   return removed;
 }
 
+/** A registered relay as operators see it, with the versions it registered with (latest first). */
+export interface RegisteredRelay {
+  relayId: string;
+  publicKey: string;
+  firstSeen: Date;
+  lastSeen: Date;
+  versions: string[];
+}
+
+/** Every registered relay, oldest registration first. */
+export async function listRelays(deps: Pick<RelayServiceDeps, 'orm'>): Promise<RegisteredRelay[]> {
+  const em = deps.orm.em.fork();
+  const relays = await em.find(Relay, {}, { orderBy: { firstSeen: 'asc', id: 'asc' } });
+  const usages = await em.find(RelayUsage, { relayId: { $in: relays.map((r) => r.relayId) } }, { orderBy: { lastSeen: 'desc' } });
+  return relays.map((r) => ({
+    relayId: r.relayId,
+    publicKey: r.publicKey,
+    firstSeen: r.firstSeen,
+    lastSeen: r.lastSeen,
+    versions: usages.filter((u) => u.relayId === r.relayId).map((u) => u.version),
+  }));
+}
+
 /**
  * Removes one registered relay (`relays remove`): its row (usage rows age out), and its key from Redis
  * through the outbox. False when no such relay is registered.

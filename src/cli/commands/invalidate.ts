@@ -1,5 +1,4 @@
-import { Organization, Project, ProjectKey } from '../../db/entities';
-import type { ConfigChange } from '../../queues/invalidate.queue';
+import { invalidateScope, type InvalidationTarget } from '../../services/configs';
 import { CliError } from '../cli-error';
 import type { Command } from './command';
 
@@ -12,26 +11,17 @@ export const invalidateCommands: Record<string, Command> = {
     async run(ctx) {
       const given = (['org', 'project', 'key'] as const).filter((name) => ctx.values[name] !== undefined);
       if (given.length !== 1) throw new CliError('give exactly one of --org SLUG, --project ORG/SLUG, --key PUBLIC_KEY');
-      const value = String(ctx.values[given[0]!]).trim();
-      const container = await ctx.container();
-      const em = container.orm.em.fork();
-      let change: ConfigChange;
-      if (given[0] === 'org') {
-        const organization = await em.findOne(Organization, { slug: value });
-        if (!organization) throw new CliError(`Organization \`${value}\` does not exist`);
-        change = { scope: { scope: 'organization', organizationId: organization.id }, trigger: 'cli' };
-      } else if (given[0] === 'project') {
-        const [orgSlug, projectSlug, ...rest] = value.split('/');
-        if (!orgSlug || !projectSlug || rest.length > 0) throw new CliError('--project takes ORG/SLUG, e.g. acme/web');
-        const project = await em.findOne(Project, { slug: projectSlug, organization: { slug: orgSlug } });
-        if (!project) throw new CliError(`Project \`${value}\` does not exist`);
-        change = { scope: { scope: 'project', organizationId: project.organization.id, projectId: project.id }, trigger: 'cli' };
-      } else {
-        const key = /^[0-9a-f]{32}$/.test(value) ? await em.findOne(ProjectKey, { publicKey: value }, { populate: ['project'] }) : null;
-        if (!key) throw new CliError(`Key \`${value}\` does not exist`);
-        change = { scope: { scope: 'key', organizationId: key.project.organization.id, projectId: key.project.id, publicKey: key.publicKey }, trigger: 'cli' };
+      const option = given[0];
+      const value = String(ctx.values[option]).trim();
+      let target: InvalidationTarget;
+      if (option === 'org') target = { organization: value };
+      else if (option === 'key') target = { publicKey: value };
+      else {
+        const [organization, project, ...rest] = value.split('/');
+        if (!organization || !project || rest.length > 0) throw new CliError('--project takes ORG/SLUG, e.g. acme/web');
+        target = { organization, project };
       }
-      const enqueued = await container.invalidations.schedule([change]);
+      const enqueued = await invalidateScope(await ctx.container(), target);
       ctx.out(`${enqueued} invalidation job(s) enqueued${enqueued === 0 ? ' (one covering this scope is already pending)' : ''}`);
     },
   },

@@ -1,6 +1,5 @@
-import { Relay, RelayUsage } from '../../db/entities';
 import { UUID_RE } from '../../formats';
-import { removeRelay } from '../../services/relays';
+import { listRelays, removeRelay } from '../../services/relays';
 import { CliError } from '../cli-error';
 import { json } from './args';
 import type { Command } from './command';
@@ -10,20 +9,8 @@ export const relayCommands: Record<string, Command> = {
   'relays list': {
     summary: 'list registered relays with their public keys and versions, as JSON',
     async run(ctx) {
-      const em = (await ctx.container()).orm.em.fork();
-      const relays = await em.find(Relay, {}, { orderBy: { firstSeen: 'asc', id: 'asc' } });
-      const usages = await em.find(RelayUsage, { relayId: { $in: relays.map((r) => r.relayId) } }, { orderBy: { lastSeen: 'desc' } });
-      ctx.out(
-        json(
-          relays.map((r) => ({
-            relayId: r.relayId,
-            publicKey: r.publicKey,
-            firstSeen: r.firstSeen.toISOString(),
-            lastSeen: r.lastSeen.toISOString(),
-            versions: usages.filter((u) => u.relayId === r.relayId).map((u) => u.version),
-          })),
-        ),
-      );
+      const relays = await listRelays(await ctx.container());
+      ctx.out(json(relays.map((r) => ({ ...r, firstSeen: r.firstSeen.toISOString(), lastSeen: r.lastSeen.toISOString() }))));
     },
   },
   'relays remove': {

@@ -3,7 +3,7 @@ import type { Organization, Project, ProjectTemplate } from '../db/entities';
 import { deleteOption, projectOptionSources, setOption, storedOptions } from '../db/option-store';
 import { featureEnabled, featureOverridesProblems, type FeatureName, type FeatureOverrides } from '../options/features';
 import { OptionValidationError, resolveOption, validateOption, type OptionName, type OptionScope, type OptionValues } from '../options/registry';
-import { describeChange } from './audit-log';
+import { describeChange } from './audit';
 import { isPlainObject } from '../formats';
 import type { FieldErrors } from './validation';
 

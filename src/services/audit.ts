@@ -1,11 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Request } from 'express';
 import { AuditLogEntry, type Organization, type User } from '../db/entities';
-import { authOf } from './auth';
 
 /**
  * The organization audit log: one entry per change a user (or a background job) made, with
- * Sentry's event names so entries read the same as in Sentry.
+ * Sentry's event names so entries read the same as in Sentry. Services and job processors write
+ * it in the unit of work of the change it describes; the HTTP layer only says who acted.
  */
 
 export const AUDIT_EVENTS = [
@@ -64,9 +63,4 @@ export function auditValue(value: unknown): string {
 /** Sentry's change wording: `to X` when the setting was never stored, else `from X to Y`. */
 export function describeChange(before: unknown, after: unknown, existed: boolean): string {
   return existed ? `from ${auditValue(before)} to ${auditValue(after)}` : `to ${auditValue(after)}`;
-}
-
-/** The user behind a request and the address it came from. */
-export function requestActor(req: Request): AuditActor {
-  return { user: authOf(req).user, ipAddress: req.ip ?? null };
 }

@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { DISABLED_JSON, type ProjectConfigCache } from '../caches/project-config-cache';
+import type { Settings } from '../config/settings';
+import { computeConfigsByProject, computeOptionsOf, reportConfigFailures, type ComputedConfig, type ComputeResult } from '../db/compute-configs';
+import type { Orm } from '../db/orm';
+import { RelayStringError, ServiceUnavailableError } from '../errors';
+import type { Metrics } from '../metrics';
+import { scheduleBuildProjectConfig, type BuildQueue } from '../queues/build.queue';
+import type { AuthenticatedRelay } from '../relay-auth/middleware';
+import { restrictConfig } from '../relay-config/restricted-config';
+import type { ProjectConfig } from '../relay-config/types';
+import { withTimeout } from '../with-timeout';
+import { computeConfigsNow } from './configs';
+
+/**
+ * What Relay's `POST /api/0/relays/projectconfigs/` answers (PROTOCOL.md §4). Version 3 is
+ * post-or-schedule by key and never touches PostgreSQL: each key is answered from the cache or
+ * claimed and scheduled for a build and listed in `pending`. Versions 1 and 2 and `noCache`
+ * compute synchronously with the same loader and builder, and refresh the cache with the result.
+ *
+ * A key whose config cannot be computed never fails the request: v1/v2/`noCache` leave it out of
+ * `configs` (Relay reads an absent key as disabled, and nothing wrong is cached for it); on the v3
+ * cached path it stays `pending` while its build claim lives, and a later poll retries the build.
+ */
+
+/** Relay rejects responses over 20 MiB; stay below with room for the envelope. */
+export const MAX_RESPONSE_BYTES = 20 * 1024 * 1024 - 64 * 1024;
+
+const UNAUTHORIZED = 'Relay unauthorized for config information';
+
+/** The relay asking, as far as its answer depends on it. */
+export type ConfigRelay = Pick<AuthenticatedRelay, 'internal' | 'publicKey'>;
+
+/** A version 3 request: unique, well-formed keys with their revisions (same length). */
+export interface KeysRequest {
+  keys: readonly string[];
+  revisions: readonly (string | null)[];
+  noCache: boolean;
+  global: boolean;
+}
+
+export interface ProjectConfigDeps {
+  settings: Pick<Settings, 'allowedOrigins' | 'defaultFeatures' | 'eventRetentionDays' | 'configCacheTtlS' | 'buildBatchSize' | 'globalConfig' | 'relayAllowTrusted'>;
+  metrics: Metrics;
+  logger: Logger;
+  orm: Orm;
+  configCache: ProjectConfigCache;
+  buildQueue: BuildQueue;
+}
+
+/**
+ * Builds the response from the stored config bytes without parsing or re-encoding them: the
+ * pieces are copied once into one buffer.
+ */
+class ResponseWriter {
+  private readonly parts: (string | Buffer)[] = ['{"configs":{'];
+  private bytes = 0;
+  /** Keys left out to stay under Relay's 20 MiB cap; v3 lists them as pending. */
+  readonly overflow: string[] = [];
+
+  addConfig(key: string, json: Buffer | string): void {
+    const size = (typeof json === 'string' ? Buffer.byteLength(json) : json.length) + key.length + 4;
+    if (this.bytes + size > MAX_RESPONSE_BYTES) {
+      this.overflow.push(key);
+      return;
+    }
+    this.parts.push(this.bytes === 0 ? `"${key}":` : `,"${key}":`, json);
+    this.bytes += size;
+  }
+
+  finish(extra: { pending?: string[]; unchanged?: string[]; global?: Record<string, unknown> | null } = {}): Buffer {
+    let tail = '}';
+    if (extra.pending) tail += `,"pending":${JSON.stringify([...extra.pending, ...this.overflow])}`;
+    if (extra.unchanged?.length) tail += `,"unchanged":${JSON.stringify(extra.unchanged)}`;
+    if (extra.global) tail += `,"global":${JSON.stringify(extra.global)},"globalStatus":"ready","global_status":"ready"`;
+    this.parts.push(`${tail}}`);
+    const lengths = this.parts.map((p) => (typeof p === 'string' ? Buffer.byteLength(p) : p.length));
+    const out = Buffer.allocUnsafe(lengths.reduce((a, b) => a + b, 0));
+    let offset = 0;
+    this.parts.forEach((p, i) => {
+      if (typeof p === 'string') out.write(p, offset, 'utf8');
+      else p.copy(out, offset);
+      offset += lengths[i];
+    });
+    return out;
+  }
+}
+
+function restrictedJson(config: ProjectConfig, relay: ConfigRelay): string {
+  const restricted = restrictConfig(config, relay.publicKey);
+  return restricted.disabled ? DISABLED_JSON : JSON.stringify(restricted);
+}
+
+export interface ProjectConfigService {
+  /** Throws 403 unless this relay may read configs at all (internal, or trusted relays are allowed). */
+  authorize(relay: ConfigRelay): void;
+  /** Version 3: the response body, bytes ready to send. */
+  versionThree(relay: ConfigRelay, request: KeysRequest): Promise<Buffer>;
+  /** Version 2: computed now; the response body, bytes ready to send. */
+  versionTwo(relay: ConfigRelay, keys: readonly string[]): Promise<Buffer>;
+  /** Version 1 (internal relays only): one config per project id, computed now. */
+  versionOne(relay: ConfigRelay, projectIds: readonly number[]): Promise<{ configs: Record<string, ProjectConfig> }>;
+}
+
+export function createProjectConfigService(deps: ProjectConfigDeps): ProjectConfigService {
+  const { settings, metrics } = deps;
+
+  /** Writes synchronously computed configs to the cache unless the data changed meanwhile. */
+  async function refreshCache(computed: ComputedConfig[], startedAt: number): Promise<void> {
+    await deps.configCache.writeIfCurrent(computed, startedAt, settings.configCacheTtlS, null);
+    metrics.projectConfigBuilds.inc({ trigger: 'request' }, computed.length);
+  }
+
+  async function computeNow(keys: readonly string[]): Promise<ComputeResult> {
+    const startedAt = await deps.configCache.generation();
+    const computed = await computeConfigsNow(deps, keys);
+    await refreshCache(computed.configs, startedAt);
+    reportConfigFailures(deps, computed.failures, 'request');
+    return computed;
+  }
+
+  /** Enqueues the build; if that fails the claims are freed so the next poll tries again. */
+  async function scheduleClaimed(claimed: string[], token: string): Promise<void> {
+    try {
+      const jobs = await withTimeout(scheduleBuildProjectConfig(deps.buildQueue, claimed, token, settings.buildBatchSize), 2000);
+      metrics.buildJobsScheduled.inc(jobs);
+    } catch (error) {
+      await deps.configCache.releaseClaims(claimed, token).catch(() => undefined);
+      deps.logger.warn({ err: (error as Error).message }, 'could not enqueue a build job');
+      throw new ServiceUnavailableError('redis');
+    }
+  }
+
+  return {
+    authorize(relay) {
+      if (!relay.internal && !settings.relayAllowTrusted) throw new RelayStringError('relay_unauthorized', UNAUTHORIZED);
+    },
+
+    async versionThree(relay, request) {
+      const { keys, revisions } = request;
+      const restricted = !relay.internal;
+      const writer = new ResponseWriter();
+      const pending: string[] = [];
+      const unchanged: string[] = [];
+      const global = request.global ? settings.globalConfig : null;
+
+      if (request.noCache) {
+        const { configs, failures } = await computeNow(keys);
+        for (const c of configs) writer.addConfig(c.publicKey, restricted ? restrictedJson(c.config, relay) : c.json);
+        metrics.projectConfigKeys.inc({ result: 'computed' }, configs.length);
+        metrics.projectConfigKeys.inc({ result: 'failed' }, failures.length);
+      } else {
+        const token = randomUUID();
+        const results = await deps.configCache.lookupOrClaim(keys, revisions, token);
+        const claimed: string[] = [];
+        results.forEach((result, i) => {
+          const key = keys[i];
+          // Internal relays get the stored bytes as they are; only a restricted view needs the parsed config.
+          if (result.status === 'cached') writer.addConfig(key, restricted ? restrictedJson(JSON.parse(result.json.toString('utf8')) as ProjectConfig, relay) : result.json);
+          else if (result.status === 'unchanged') unchanged.push(key);
+          else {
+            pending.push(key);
+            if (result.status === 'claimed') claimed.push(key);
+          }
+        });
+        if (claimed.length > 0) await scheduleClaimed(claimed, token);
+        metrics.projectConfigKeys.inc({ result: 'cached' }, keys.length - pending.length - unchanged.length);
+        metrics.projectConfigKeys.inc({ result: 'pending' }, pending.length);
+        metrics.projectConfigKeys.inc({ result: 'unchanged' }, unchanged.length);
+        metrics.buildClaimConflicts.inc(pending.length - claimed.length);
+      }
+      return writer.finish({ pending, unchanged, global });
+    },
+
+    async versionTwo(relay, keys) {
+      const writer = new ResponseWriter();
+      for (const c of (await computeNow(keys)).configs) writer.addConfig(c.publicKey, relay.internal ? c.json : restrictedJson(c.config, relay));
+      // Version 2 has no `pending`: a key past the cap is left out, which Relay reads as disabled.
+      return writer.finish();
+    },
+
+    async versionOne(relay, projectIds) {
+      if (!relay.internal) throw new RelayStringError('relay_unauthorized', UNAUTHORIZED);
+      const startedAt = await deps.configCache.generation();
+      const { projects, failures } = await computeConfigsByProject(deps.orm.em.fork(), projectIds, computeOptionsOf(settings));
+      await refreshCache([...projects.values()].flatMap((p) => p.keys), startedAt);
+      reportConfigFailures(deps, failures, 'request');
+      const configs: Record<string, ProjectConfig> = {};
+      for (const [projectId, { config }] of projects) if (config) configs[String(projectId)] = config;
+      return { configs };
+    },
+  };
+}
