@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultGlobalConfig } from '../src/relay-config/global-config';
 import { computeOptionsOf, computeProjectConfigs } from '../src/db/compute-configs';
@@ -116,6 +118,24 @@ describe('projectconfigs v3 (post-or-schedule by key)', () => {
     // The invalidation (after its coalescing delay) recomputes the cached key.
     await expect.poll(async () => (await relay.pollConfigs([cachedKey])).configs.get(cachedKey), { timeout: 10_000, interval: 100 }).toEqual({ disabled: true });
     expect((await relay.pollConfigs([uncachedKey])).configs.get(uncachedKey)).toEqual({ disabled: true });
+  });
+  it('answers Accept-Encoding: gzip with a gzip body spliced from stored pieces that decodes to exactly the plain reply', async () => {
+    // Keys of an organization nothing else in this file changes.
+    const keys = seeded.organizations[0]!.projects.flatMap((p) => p.publicKeys).slice(0, 4);
+    expect(keys).toHaveLength(4);
+    await relay.pollConfigs(keys);
+    const url = '/api/0/relays/projectconfigs/?version=3';
+    const plain = await relay.postRaw(url, { publicKeys: keys }, { 'accept-encoding': 'identity' });
+    const gzipped = await relay.postRaw(url, { publicKeys: keys }, { 'accept-encoding': 'gzip' });
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(gzipped.headers['content-encoding']).toBe('gzip');
+    expect(gzipped.headers.vary).toBe('Accept-Encoding');
+    expect(JSON.parse(plain.body.toString('utf8')).pending).toEqual([]);
+    expect(gunzipSync(gzipped.body).equals(plain.body)).toBe(true);
+    expect(execFileSync('gzip', ['-dc'], { input: gzipped.body }).equals(plain.body)).toBe(true);
+    expect(gzipped.body.length).toBeLessThan(plain.body.length);
+    // q=0 refuses gzip: the plain bytes.
+    expect((await relay.postRaw(url, { publicKeys: keys }, { 'accept-encoding': 'gzip;q=0' })).headers['content-encoding']).toBeUndefined();
   });
 });
 

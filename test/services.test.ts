@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Container } from '../src/container';
 import { AuditLogEntry, Organization, OrganizationOption, type Project, ProjectKey, Relay, Team, User } from '../src/db/entities';
@@ -143,7 +144,7 @@ describe('configs without HTTP', () => {
     const shown = await showConfig(container, publicKey);
     expect('config' in shown && shown.config.disabled).toBe(false);
     const body = await configs.versionTwo({ internal: true, publicKey: generateRelayKeyPair().public }, [publicKey]);
-    const served = JSON.parse(body.toString('utf8')).configs[publicKey];
+    const served = JSON.parse(body.body.toString('utf8')).configs[publicKey];
     expect(served.disabled).toBe(false);
     expect(withoutVolatile('config' in shown ? shown.config : null)).toEqual(withoutVolatile(served));
 
@@ -156,13 +157,18 @@ describe('configs without HTTP', () => {
     const { publicKey } = await organizationWithProject('svc-v3');
     const internal = { internal: true, publicKey: generateRelayKeyPair().public };
     // The first poll claims the key and schedules its build; v2 fills the cache meanwhile.
-    const first = JSON.parse((await configs.versionThree(internal, { keys: [publicKey], revisions: [null], noCache: false, global: false })).toString('utf8'));
+    const first = JSON.parse((await configs.versionThree(internal, { keys: [publicKey], revisions: [null], noCache: false, global: false })).body.toString('utf8'));
     expect(first).toEqual({ configs: {}, pending: [publicKey] });
     expect((await container.queues.build.getJobs(['waiting', 'delayed', 'active'])).some((j) => j.data.publicKeys.includes(publicKey))).toBe(true);
     await configs.versionTwo(internal, [publicKey]);
     const stored = await container.redis.getBuffer(container.layout.config(publicKey));
+    const plain = `{"configs":{"${publicKey}":${stored!.toString('utf8')}},"pending":[]}`;
     const body = await configs.versionThree(internal, { keys: [publicKey], revisions: [null], noCache: false, global: false });
-    expect(body.toString('utf8')).toBe(`{"configs":{"${publicKey}":${stored!.toString('utf8')}},"pending":[]}`);
+    expect(body).toEqual({ body: Buffer.from(plain), gzip: false });
+    // With gzip accepted: the stored piece spliced in, decoding to exactly the plain reply.
+    const gzipped = await configs.versionThree(internal, { keys: [publicKey], revisions: [null], noCache: false, global: false, acceptsGzip: true });
+    expect(gzipped.gzip).toBe(true);
+    expect(gunzipSync(gzipped.body).toString('utf8')).toBe(plain);
 
     const trusted = { internal: false, publicKey: generateRelayKeyPair().public };
     expect(() => configs.authorize(trusted)).toThrow(AppError);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { deflatePiece, GzipSplicer, type DeflatedPiece } from '../caches/gzip-splice';
 import { DISABLED_JSON, type ProjectConfigCache } from '../caches/project-config-cache';
 import type { Settings } from '../config/settings';
 import { computeConfigsByProject, computeOptionsOf, reportConfigFailures, type ComputedConfig, type ComputeResult } from '../db/compute-configs';
@@ -38,6 +39,8 @@ export interface KeysRequest {
   revisions: readonly (string | null)[];
   noCache: boolean;
   global: boolean;
+  /** The client accepts a gzip body (Relay sends `Accept-Encoding: gzip`). */
+  acceptsGzip?: boolean;
 }
 
 export interface ProjectConfigDeps {
@@ -49,41 +52,77 @@ export interface ProjectConfigDeps {
   buildQueue: BuildQueue;
 }
 
+/** A reply body, and whether it is gzip (`Content-Encoding: gzip`). */
+export interface ConfigReply {
+  body: Buffer;
+  gzip: boolean;
+}
+
 /**
- * Builds the response from the stored config bytes without parsing or re-encoding them: the
- * pieces are copied once into one buffer.
+ * Builds the response from the stored config bytes without parsing or re-encoding them. Plain:
+ * the pieces are copied once into one buffer. gzip: stored pre-compressed configs are spliced in
+ * as they are and only the JSON glue is added (gzip-splice.ts), so no config is compressed per
+ * request; a config that arrives as plain bytes (computed now, or stored without its piece by an
+ * older version) is compressed here. The 20 MiB cap counts plain bytes either way.
  */
-class ResponseWriter {
-  private readonly parts: (string | Buffer)[] = ['{"configs":{'];
+class ReplyWriter {
+  private readonly parts: (string | Buffer)[] = [];
+  private readonly splicer: GzipSplicer | null;
   private bytes = 0;
+  private count = 0;
   /** Keys left out to stay under Relay's 20 MiB cap; v3 lists them as pending. */
   readonly overflow: string[] = [];
 
-  addConfig(key: string, json: Buffer | string): void {
-    const size = (typeof json === 'string' ? Buffer.byteLength(json) : json.length) + key.length + 4;
-    if (this.bytes + size > MAX_RESPONSE_BYTES) {
-      this.overflow.push(key);
-      return;
-    }
-    this.parts.push(this.bytes === 0 ? `"${key}":` : `,"${key}":`, json);
-    this.bytes += size;
+  constructor(gzip: boolean) {
+    this.splicer = gzip ? new GzipSplicer() : null;
+    this.glue('{"configs":{');
   }
 
-  finish(extra: { pending?: string[]; unchanged?: string[]; global?: Record<string, unknown> | null } = {}): Buffer {
+  private glue(text: string): void {
+    if (this.splicer) this.splicer.addPlain(text);
+    else this.parts.push(text);
+  }
+
+  private fits(key: string, length: number): boolean {
+    const size = length + key.length + 4;
+    if (this.bytes + size > MAX_RESPONSE_BYTES) {
+      this.overflow.push(key);
+      return false;
+    }
+    this.bytes += size;
+    this.glue(this.count++ === 0 ? `"${key}":` : `,"${key}":`);
+    return true;
+  }
+
+  addConfig(key: string, json: Buffer | string): void {
+    const bytes = typeof json === 'string' ? Buffer.from(json) : json;
+    if (!this.fits(key, bytes.length)) return;
+    if (this.splicer) this.splicer.addPiece(deflatePiece(bytes));
+    else this.parts.push(bytes);
+  }
+
+  /** A stored pre-compressed config (only asked for when the reply is gzip). */
+  addPiece(key: string, piece: DeflatedPiece): void {
+    if (!this.splicer) throw new Error('a pre-compressed piece in a plain reply');
+    if (this.fits(key, piece.length)) this.splicer.addPiece(piece);
+  }
+
+  finish(extra: { pending?: string[]; unchanged?: string[]; global?: Record<string, unknown> | null } = {}): ConfigReply {
     let tail = '}';
     if (extra.pending) tail += `,"pending":${JSON.stringify([...extra.pending, ...this.overflow])}`;
     if (extra.unchanged?.length) tail += `,"unchanged":${JSON.stringify(extra.unchanged)}`;
     if (extra.global) tail += `,"global":${JSON.stringify(extra.global)},"globalStatus":"ready","global_status":"ready"`;
-    this.parts.push(`${tail}}`);
+    this.glue(`${tail}}`);
+    if (this.splicer) return { body: this.splicer.finish(), gzip: true };
     const lengths = this.parts.map((p) => (typeof p === 'string' ? Buffer.byteLength(p) : p.length));
     const out = Buffer.allocUnsafe(lengths.reduce((a, b) => a + b, 0));
     let offset = 0;
     this.parts.forEach((p, i) => {
       if (typeof p === 'string') out.write(p, offset, 'utf8');
       else p.copy(out, offset);
-      offset += lengths[i];
+      offset += lengths[i]!;
     });
-    return out;
+    return { body: out, gzip: false };
   }
 }
 
@@ -95,10 +134,10 @@ function restrictedJson(config: ProjectConfig, relay: ConfigRelay): string {
 export interface ProjectConfigService {
   /** Throws 403 unless this relay may read configs at all (internal, or trusted relays are allowed). */
   authorize(relay: ConfigRelay): void;
-  /** Version 3: the response body, bytes ready to send. */
-  versionThree(relay: ConfigRelay, request: KeysRequest): Promise<Buffer>;
+  /** Version 3: the response body, bytes ready to send (gzip when accepted, for internal relays' cached keys). */
+  versionThree(relay: ConfigRelay, request: KeysRequest): Promise<ConfigReply>;
   /** Version 2: computed now; the response body, bytes ready to send. */
-  versionTwo(relay: ConfigRelay, keys: readonly string[]): Promise<Buffer>;
+  versionTwo(relay: ConfigRelay, keys: readonly string[]): Promise<ConfigReply>;
   /** Version 1 (internal relays only): one config per project id, computed now. */
   versionOne(relay: ConfigRelay, projectIds: readonly number[]): Promise<{ configs: Record<string, ProjectConfig> }>;
 }
@@ -140,7 +179,10 @@ export function createProjectConfigService(deps: ProjectConfigDeps): ProjectConf
     async versionThree(relay, request) {
       const { keys, revisions } = request;
       const restricted = !relay.internal;
-      const writer = new ResponseWriter();
+      // gzip from stored pieces: for internal relays on the cached path (restricted views and
+      // synchronous computes would have to compress every config per request).
+      const gzip = request.acceptsGzip === true && !restricted && !request.noCache;
+      const writer = new ReplyWriter(gzip);
       const pending: string[] = [];
       const unchanged: string[] = [];
       const global = request.global ? settings.globalConfig : null;
@@ -152,12 +194,13 @@ export function createProjectConfigService(deps: ProjectConfigDeps): ProjectConf
         metrics.projectConfigKeys.inc({ result: 'failed' }, failures.length);
       } else {
         const token = randomUUID();
-        const results = await deps.configCache.lookupOrClaim(keys, revisions, token);
+        const results = await deps.configCache.lookupOrClaim(keys, revisions, token, { deflated: gzip });
         const claimed: string[] = [];
         results.forEach((result, i) => {
           const key = keys[i];
           // Internal relays get the stored bytes as they are; only a restricted view needs the parsed config.
-          if (result.status === 'cached') writer.addConfig(key, restricted ? restrictedJson(JSON.parse(result.json.toString('utf8')) as ProjectConfig, relay) : result.json);
+          if (result.status === 'cached-deflated') writer.addPiece(key, result.piece);
+          else if (result.status === 'cached') writer.addConfig(key, restricted ? restrictedJson(JSON.parse(result.json.toString('utf8')) as ProjectConfig, relay) : result.json);
           else if (result.status === 'unchanged') unchanged.push(key);
           else {
             pending.push(key);
@@ -174,7 +217,7 @@ export function createProjectConfigService(deps: ProjectConfigDeps): ProjectConf
     },
 
     async versionTwo(relay, keys) {
-      const writer = new ResponseWriter();
+      const writer = new ReplyWriter(false);
       for (const c of (await computeNow(keys)).configs) writer.addConfig(c.publicKey, relay.internal ? c.json : restrictedJson(c.config, relay));
       // Version 2 has no `pending`: a key past the cap is left out, which Relay reads as disabled.
       return writer.finish();

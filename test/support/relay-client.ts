@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { generateRelayKeyPair, parseRelaySecretKey, signRelayBody, type RelayKeyPair } from '../../src/relay-auth/keys';
 
 /**
@@ -41,6 +42,26 @@ export class TestRelay {
     this.keyPair = parseRelaySecretKey(this.secret)!;
     this.publicKey = this.keyPair.publicKeyText;
     this.version = options.version ?? '24.11.0';
+  }
+
+  /**
+   * A signed POST through `node:http`, with the body exactly as the server sent it (no transparent
+   * decompression as `fetch` does): for checking `Content-Encoding` replies byte by byte.
+   */
+  async postRaw(path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+    const raw = Buffer.from(JSON.stringify(body));
+    const url = new URL(path, this.baseUrl);
+    const allHeaders = { 'content-type': 'application/json', 'content-length': String(raw.length), 'x-sentry-relay-id': this.relayId, 'x-sentry-relay-signature': signRelayBody(this.keyPair.secretKey, raw), ...headers };
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(url, { method: 'POST', headers: allHeaders }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(raw);
+    });
   }
 
   /** Signs `body` exactly as sent (a string is sent as is, anything else as compact JSON). */

@@ -1,9 +1,9 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { Container } from '../../container';
-import { BadRequestError } from '../../errors';
+import { BadRequestError, RelayStringError } from '../../errors';
 import { PUBLIC_KEY_RE } from '../../services/keys';
-import { createProjectConfigService } from '../../services/project-configs';
+import { createProjectConfigService, type ConfigReply } from '../../services/project-configs';
 
 /**
  * `POST /api/0/relays/projectconfigs/?version=N` (PROTOCOL.md §4): reads the version and the
@@ -80,14 +80,12 @@ export function projectConfigsHandler(container: Container) {
     service.authorize(relay);
     const query = req.query.version; // Express 5 parses the query string on every access
     const version = typeof query === 'string' ? query : query === undefined ? '1' : '';
-    if (!['1', '2', '3'].includes(version)) {
-      res.status(400).json('Unsupported version, we only support versions 1 to 3.');
-      return;
-    }
+    if (!['1', '2', '3'].includes(version)) throw new RelayStringError('unsupported_version', 'Unsupported version, we only support versions 1 to 3.');
     const request = parseRequest(req.relayBody ?? {});
     if (version === '3') {
       const { keys, revisions } = requestedKeys(request);
-      sendJson(res, await service.versionThree(relay, { keys, revisions, noCache: request.noCache === true, global: request.global === true }));
+      const acceptsGzip = acceptsGzipEncoding(req.headers['accept-encoding']);
+      sendJson(res, await service.versionThree(relay, { keys, revisions, noCache: request.noCache === true, global: request.global === true, acceptsGzip }));
     } else if (version === '2') {
       sendJson(res, await service.versionTwo(relay, requestedKeys(request).keys));
     } else {
@@ -96,8 +94,22 @@ export function projectConfigsHandler(container: Container) {
   };
 }
 
+/** Whether an `Accept-Encoding` header takes gzip (`gzip`, `x-gzip` or `*`, with a q-value above 0). */
+export function acceptsGzipEncoding(header: string | string[] | undefined): boolean {
+  if (header === undefined) return false;
+  for (const entry of (Array.isArray(header) ? header.join(',') : header).split(',')) {
+    const [coding, ...params] = entry.trim().toLowerCase().split(';');
+    if (coding !== 'gzip' && coding !== 'x-gzip' && coding !== '*') continue;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    if (q === undefined || Number(q.slice(2)) > 0) return true;
+  }
+  return false;
+}
+
 /** Writes a ready JSON body straight to the socket (Express's `send` would inspect it again). */
-function sendJson(res: Response, body: Buffer): void {
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
-  res.end(body);
+function sendJson(res: Response, reply: ConfigReply): void {
+  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': reply.body.length, vary: 'Accept-Encoding' };
+  if (reply.gzip) headers['content-encoding'] = 'gzip';
+  res.writeHead(200, headers);
+  res.end(reply.body);
 }
