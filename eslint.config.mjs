@@ -23,9 +23,10 @@ export default tseslint.config(
     },
   },
   {
-    // Tests and the benchmark read JSON bodies of responses: untyped by nature.
+    // Tests and the benchmark read JSON bodies of responses (untyped by nature) and print seeds and figures.
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {
+      'no-console': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-argument': 'off',

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seed, type SeedResult } from '../src/db/seed';
 import { freshDatabaseUrl, testSettings } from './support/harness';
-import { TestRelay } from './support/relay-client';
+import type { TestRelay } from './support/relay-client';
 import { startTestServer, type TestServer } from './support/server';
 import { TcpProxy } from './support/tcp-proxy';
 

@@ -198,11 +198,11 @@ describe('buildProjectConfig: filterSettings', () => {
   it('keeps only Sentry health checks: /deliveries and /readme pass, /health/ and /api/ping do not', () => {
     const compiled = HEALTH_CHECK_GLOBS.map((g) => {
       const re = g
-        .replace(/\\\[/g, '\u0000').replace(/\\\]/g, '\u0001')
+        .replace(/\\\[/g, '\uE000').replace(/\\\]/g, '\uE001')
         .replace(/[.+^$()|]/g, '\\$&')
         .replace(/\{\/,\}/g, '(/|)')
         .replace(/\*/g, '.*')
-        .replace(/\u0000/g, '\\[').replace(/\u0001/g, '\\]');
+        .replace(/\uE000/g, '\\[').replace(/\uE001/g, '\\]');
       return new RegExp(`^${re}$`);
     });
     const matches = (name: string) => compiled.some((re) => re.test(name));

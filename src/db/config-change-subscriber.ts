@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-assignment -- MikroORM's change sets hold untyped entity payloads of several classes. */
 import {
   ChangeSetType,
   wrap,
@@ -51,6 +52,8 @@ const ACTION: Record<ChangeSetType, string> = {
   [ChangeSetType.DELETE_EARLY]: 'delete',
 };
 
+// Change sets of several entity classes, read field by field (the switch on the class name narrows them).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyEntity = Record<string, any>;
 
 const idOf = (ref: unknown): number | null => (ref && typeof ref === 'object' && 'id' in ref ? ((ref as { id: number }).id ?? null) : null);

@@ -40,7 +40,7 @@ export async function recordRelayRegistration(deps: RelayServiceDeps, registrati
       .onConflict('relayId')
       .merge(['lastSeen'])
       .where({ publicKey })
-      .execute('all');
+      .execute<{ id: number }[]>('all');
     if (kept.length === 0) return 'different-public-key' as const;
     await em.upsert(RelayUsage, { relayId, version, publicKey, firstSeen: now, lastSeen: now }, {
       onConflictFields: ['relayId', 'version'],

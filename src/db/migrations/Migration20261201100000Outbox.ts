@@ -6,7 +6,7 @@ import { Migration } from '@mikro-orm/migrations';
  * made the change and deleted once a drainer has published it.
  */
 export class Migration20261201100000Outbox extends Migration {
-  override async up(): Promise<void> {
+  override up(): void {
     this.addSql(
       `create table "config_outbox" (
         "id" bigserial primary key,
@@ -24,7 +24,7 @@ export class Migration20261201100000Outbox extends Migration {
     this.addSql('create index "config_outbox_relay_id_index" on "config_outbox" ("relay_id", "id") where "relay_id" is not null');
   }
 
-  override async down(): Promise<void> {
+  override down(): void {
     this.addSql('drop table if exists "config_outbox"');
   }
 }
