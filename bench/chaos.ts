@@ -33,7 +33,7 @@ export interface ChaosOptions {
   durationMs: number;
   apis?: number;
   workers?: number;
-  log?(message: string): void;
+  log?: (message: string) => void;
 }
 
 export interface ChaosCounts {
@@ -94,7 +94,7 @@ function stream(seed: number, actor: string) {
   return {
     next,
     between: (min: number, max: number) => min + Math.floor(next() * (max - min + 1)),
-    pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!,
+    pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)],
     chance: (p: number) => next() < p,
   };
 }
@@ -153,8 +153,8 @@ async function startRole(role: Role): Promise<void> {
   const child = spawn(process.execPath, [path.join(distDir(), role.script)], { env: { ...role.env, [role.portVariable]: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
   role.child = child;
   const keep = (d: Buffer) => (role.tail = (role.tail + d.toString()).slice(-4000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${role.name} exited at start (${child.exitCode ?? child.signalCode}):\n${role.tail}`);
@@ -318,10 +318,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     log(`starting ${apis.length} API and ${workers.length} worker processes behind the proxies`);
     await Promise.all([...apis, ...workers].map(startRole));
     phase('processes healthy');
-    for (const relay of relays) await relay.register(apis[0]!.url);
+    for (const relay of relays) await relay.register(apis[0].url);
     for (const relay of relays) {
       for (let i = 0; i < 200 && (relay.pending.size > 0 || relay.held.size < keyPool.length); i += 1) {
-        const { reply } = await relay.poll(apis[0]!.url, relay.pending.size > 0 ? [...relay.pending] : keyPool);
+        const { reply } = await relay.poll(apis[0].url, relay.pending.size > 0 ? [...relay.pending] : keyPool);
         if (reply.status !== 200) throw new Error(`first poll: ${reply.status} ${reply.text}`);
         await sleep(100);
       }
@@ -507,7 +507,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const [index, relay] of relays.entries()) {
       relay.pending = new Set(everyKey);
       for (let attempt = 0; attempt < 300 && relay.pending.size > 0; attempt += 1) {
-        const { reply } = await relay.poll(apis[index % apis.length]!.url, [...relay.pending]);
+        const { reply } = await relay.poll(apis[index % apis.length].url, [...relay.pending]);
         if (reply.status !== 200) violation(`final poll of relay ${index}: ${reply.status} ${reply.text.slice(0, 200)}`);
         if (relay.pending.size > 0) await sleep(100);
       }
