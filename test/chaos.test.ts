@@ -28,8 +28,8 @@ describe('chaos', () => {
     expect(() => chaosSeed('not-a-seed')).toThrow(/integer/);
   });
 
-  it(`converges after 25 s of chaos: no drift, no 5xx but 503, every process alive (seed ${seed})`, async () => {
-    const report = await runChaos({ seed, durationMs: 25_000, log: (m) => process.stdout.write(`[chaos] ${m}\n`) });
+  it(`converges after 20 s of chaos: no drift, no 5xx but 503, every process alive (seed ${seed})`, async () => {
+    const report = await runChaos({ seed, durationMs: 20_000, log: (m) => process.stdout.write(`[chaos] ${m}\n`) });
     expect(report.violations, summary(report)).toEqual([]);
     expect(report.drift).toEqual([]);
     expect(report.staleViews).toEqual([]);
@@ -38,5 +38,5 @@ describe('chaos', () => {
     // The run did something (not how each race came out).
     expect(report.counts.polls).toBeGreaterThan(0);
     expect(report.counts.kills + report.counts.redisCuts + report.counts.postgresCuts).toBeGreaterThan(0);
-  }, 100_000);
+  }, 180_000);
 });
