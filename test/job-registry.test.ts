@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkJobRegistry, JOB_KIND_NAMES, jobKind, jobKinds } from '../src/jobs/registry';
+import { cappedBackoff } from '../src/queues/queue-factory';
 import { testSettings } from './support/harness';
 
 describe('job registry', () => {
@@ -23,5 +24,19 @@ describe('job registry', () => {
     const settings = testSettings({ WORKER_CONCURRENCY: '7' });
     expect(jobKinds.build.concurrency(settings)).toBe(7);
     expect(jobKinds.invalidate.concurrency(settings)).toBe(1);
+  });
+
+  it('backs off by doubling up to each kind\'s cap', () => {
+    const retention = { attempts: 10, backoffMs: 500, maxBackoffMs: 10_000, keepFailedS: 60 };
+    expect([1, 2, 3, 4, 5, 6, 50].map((n) => cappedBackoff(n, retention))).toEqual([500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
+    expect(cappedBackoff(3, { attempts: 3, backoffMs: 200, keepFailedS: 60 })).toBe(800);
+  });
+
+  it('keeps retrying a committed change for more than a day before an invalidation job could give up', () => {
+    const { retention, maxStalledCount } = jobKinds.invalidate;
+    let total = 0;
+    for (let n = 1; n < retention.attempts && total < 24 * 3600_000; n++) total += cappedBackoff(n, retention);
+    expect(total).toBeGreaterThanOrEqual(24 * 3600_000);
+    expect(maxStalledCount).toBeGreaterThan(100);
   });
 });

@@ -31,6 +31,8 @@ export interface JobKind<Data, Name extends string> {
   onFailed?(deps: JobDeps, job: Job<Data> | undefined, error: Error): Promise<void> | void;
   /** What a log line says about a job of this kind. */
   describe(data: Data): Record<string, unknown>;
+  /** How often a job may be found stalled (its worker died) and run again before it fails; BullMQ's default is 1. */
+  maxStalledCount?: number;
   /** A job the workers schedule themselves, every `everyMs` (one BullMQ job scheduler for the fleet). */
   repeat?: { scheduler: string; everyMs: number; enabled(settings: Settings): boolean; data: Data };
 }
@@ -53,7 +55,11 @@ export const jobKinds = {
   invalidate: defineJobKind<InvalidateJobData, 'invalidate'>({
     queue: 'relay-config-invalidate',
     jobName: 'invalidate',
-    retention: { attempts: 5, backoffMs: 500, keepFailedS: 24 * 3600 },
+    // A committed change rides on this job once its outbox row is gone: it retries for days
+    // (e.g. through a PostgreSQL outage), never giving up after a few seconds.
+    retention: { attempts: 100_000, backoffMs: 500, maxBackoffMs: 10_000, keepFailedS: 24 * 3600 },
+    // Safe to run again after a worker died holding it (an invalidation is idempotent).
+    maxStalledCount: 1000,
     concurrency: () => INVALIDATION_CONCURRENCY,
     processor: createInvalidateProcessor,
     describe: (data) => ({ scope: data.scope, trigger: data.trigger }),
@@ -61,7 +67,8 @@ export const jobKinds = {
   'email-verification': defineJobKind<EmailVerificationJobData, 'remove-unverified-members'>({
     queue: 'organization-email-verification',
     jobName: 'remove-unverified-members',
-    retention: { attempts: 5, backoffMs: 1000, keepFailedS: 7 * 24 * 3600 },
+    retention: { attempts: 10_000, backoffMs: 1000, maxBackoffMs: 60_000, keepFailedS: 7 * 24 * 3600 },
+    maxStalledCount: 1000,
     // Rare and small: one at a time, apart from the config queues.
     concurrency: () => 1,
     processor: createRemoveUnverifiedMembersProcessor,

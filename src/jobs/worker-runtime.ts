@@ -6,6 +6,7 @@ import { createRelayKeyCache } from '../caches/relay-key-cache';
 import type { Container } from '../container';
 import type { JobDeps } from './deps';
 import { JOB_KIND_NAMES, jobKind, type JobKindName } from './registry';
+import { cappedBackoff } from '../queues/queue-factory';
 
 export interface RunningWorkers {
   /** Stops fetching jobs, waits for the active ones, then closes the connections. */
@@ -51,7 +52,13 @@ export function startWorkers(container: Container, options: WorkerOptions = {}):
 
   const workers = kinds.map((name) => {
     const kind = jobKind(name);
-    const worker = new Worker(kind.queue, kind.processor(deps), { connection, prefix, concurrency: kind.concurrency(settings) });
+    const worker = new Worker(kind.queue, kind.processor(deps), {
+      connection,
+      prefix,
+      concurrency: kind.concurrency(settings),
+      ...(kind.maxStalledCount !== undefined ? { maxStalledCount: kind.maxStalledCount } : {}),
+      settings: { backoffStrategy: (attemptsMade: number) => cappedBackoff(attemptsMade, kind.retention) },
+    });
     worker.on('failed', (job, error) => {
       if (kind.onFailed) void Promise.resolve(kind.onFailed(deps, job, error)).catch(() => undefined);
       else logger.warn({ kind: name, jobId: job?.id, ...(job ? kind.describe(job.data) : {}), attempt: job?.attemptsMade, err: error.message }, 'job failed');
