@@ -27,7 +27,7 @@ const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only
 const only = onlyArg ? new Set(onlyArg.split(',')) : null;
 const SIZES = quick
   ? { warmSeconds: 3, hotSeconds: 6, hotPool: 500, coldOrgs: 10, coldProjects: 100, invalidationProjects: 300, dedupePollers: 20, dedupeKeys: 300, stormFill: 200 }
-  : { warmSeconds: 5, hotSeconds: 15, hotPool: 1000, coldOrgs: 100, coldProjects: 100, invalidationProjects: 1000, dedupePollers: 50, dedupeKeys: 1000, stormFill: 1000 };
+  : { warmSeconds: 5, hotSeconds: 15, hotPool: 1000, coldOrgs: 100, coldProjects: 100, invalidationProjects: 1000, dedupePollers: 50, dedupeKeys: 1000, stormFill: 2500 };
 const CONNECTIONS = 20;
 const KEYS_PER_HOT_REQUEST = 100;
 
@@ -151,7 +151,7 @@ async function coldFill(b: Bench): Promise<void> {
   const coldBuilds = (await b.builds()) - buildsBefore;
   b.cold = cold;
   b.figures.push(
-    { name: `cold fill: ${coldKeys} keys, time to all configs`, value: seconds(fillMs), unit: 's', goal: '≤ 3 s', ok: fillMs <= 3000 },
+    { name: `cold fill: ${coldKeys} keys, time to all configs`, value: seconds(fillMs), unit: 's', goal: '≤ 1.5 s', ok: fillMs <= 1500 },
     { name: 'cold fill: builds performed', value: coldBuilds, unit: 'builds', goal: `= ${coldKeys}`, ok: coldBuilds === coldKeys },
   );
 
@@ -208,26 +208,37 @@ async function storm(b: Bench): Promise<void> {
     await b.relay.pollAll(b.cold.publicKeys, { timeoutMs: 120_000 });
   }
   const stormed = b.cold;
-  log(`storm: cold fill of ${SIZES.stormFill} keys alone, then during invalidation of ${stormed.publicKeys.length} cached keys`);
-  const alone = await seed(b.container.orm.em.fork(), { orgs: 10, projects: SIZES.stormFill / 10, keys: 1, slugPrefix: 'alone' });
-  const during = await seed(b.container.orm.em.fork(), { orgs: 10, projects: SIZES.stormFill / 10, keys: 1, slugPrefix: 'storm' });
-  const aloneStarted = Date.now();
-  await b.relay.pollAll(alone.publicKeys);
-  const aloneMs = Date.now() - aloneStarted;
-  // Every organization of the cached set changes; once the API has answered the PUTs and the
-  // workers are recomputing, the fill starts (so it competes with invalidations, not with PUTs).
+  const repetitions = quick ? 1 : 3;
+  log(`storm: ${repetitions} × (cold fill of ${SIZES.stormFill} keys alone, then during invalidation of ${stormed.publicKeys.length} cached keys)`);
   const invalidated = () => b.workerSum('relay_projectconfig_invalidations_total');
-  const invalidatedBefore = await invalidated();
-  await Promise.all(stormed.organizations.map((o, i) => b.admin.putSensitiveFields(o.slug, [`storm-${i}`])));
-  await waitUntil(async () => (await invalidated()) > invalidatedBefore, 30_000);
-  const stormStarted = Date.now();
-  await b.relay.pollAll(during.publicKeys);
-  const stormMs = Date.now() - stormStarted;
-  const stillRunning = (await invalidated()) - invalidatedBefore < stormed.organizations.length;
+  const alone: number[] = [];
+  const during: number[] = [];
+  let stillRunning = 0;
+  for (let rep = 0; rep < repetitions; rep++) {
+    const aloneKeys = await seed(b.container.orm.em.fork(), { orgs: 10, projects: SIZES.stormFill / 10, keys: 1, slugPrefix: `alone${rep}` });
+    const duringKeys = await seed(b.container.orm.em.fork(), { orgs: 10, projects: SIZES.stormFill / 10, keys: 1, slugPrefix: `storm${rep}` });
+    const aloneStarted = Date.now();
+    await b.relay.pollAll(aloneKeys.publicKeys, { timeoutMs: 120_000 });
+    alone.push(Date.now() - aloneStarted);
+    // Every organization of the cached set changes; once the API has answered the PUTs and the
+    // workers are recomputing, the fill starts (so it competes with invalidations, not with PUTs).
+    const invalidatedBefore = await invalidated();
+    await Promise.all(stormed.organizations.map((o, i) => b.admin.putSensitiveFields(o.slug, [`storm-${rep}-${i}`])));
+    await waitUntil(async () => (await invalidated()) > invalidatedBefore, 30_000);
+    const stormStarted = Date.now();
+    await b.relay.pollAll(duringKeys.publicKeys, { timeoutMs: 120_000 });
+    during.push(Date.now() - stormStarted);
+    if ((await invalidated()) - invalidatedBefore < stormed.organizations.length) stillRunning += 1;
+    // Let this repetition's invalidations finish before the next one's fill alone.
+    await waitUntil(async () => (await invalidated()) - invalidatedBefore >= stormed.organizations.length, 120_000).catch(() => undefined);
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  const aloneMs = median(alone);
+  const stormMs = median(during);
   const ratio = stormMs / aloneMs;
   b.figures.push(
-    { name: `storm: fill of ${SIZES.stormFill} keys alone`, value: seconds(aloneMs), unit: 's' },
-    { name: `storm: same fill while ${stormed.publicKeys.length} cached keys are invalidated`, value: seconds(stormMs), unit: 's', detail: stillRunning ? 'invalidations still running when the fill finished' : 'the invalidations finished before the fill' },
+    { name: `storm: fill of ${SIZES.stormFill} keys alone (median of ${repetitions})`, value: seconds(aloneMs), unit: 's', detail: alone.map((ms) => seconds(ms)).join(' / ') + ' s' },
+    { name: `storm: same fill while ${stormed.publicKeys.length} cached keys are invalidated`, value: seconds(stormMs), unit: 's', detail: `${during.map((ms) => seconds(ms)).join(' / ')} s; invalidations still running at the end of ${stillRunning} of ${repetitions} fills` },
     { name: 'storm: fill during storm / alone', value: ratio, unit: '×', goal: '≤ 1.2', ok: ratio <= 1.2 },
   );
 }
@@ -300,7 +311,7 @@ async function main(): Promise<void> {
     const apiRss = api.peakRssMb();
     const workerRss = Math.max(...workers.map((w) => w.peakRssMb()));
     figures.push(
-      { name: 'peak RSS: API', value: apiRss, unit: 'MB', goal: '≤ 150 MB', ok: apiRss <= 150, detail: `peak after ${memory.join(', ')}` },
+      { name: 'peak RSS: API', value: apiRss, unit: 'MB', goal: '≤ 200 MB', ok: apiRss <= 200, detail: `peak after ${memory.join(', ')}` },
       { name: 'peak RSS: worker (largest of 2)', value: workerRss, unit: 'MB', goal: '≤ 250 MB', ok: workerRss <= 250 },
     );
   } finally {
