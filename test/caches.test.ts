@@ -118,21 +118,21 @@ function projectConfigCacheContract(name: string, make: (claimTtlS: number) => {
       expect(await redis.exists(layout.deflated(key(4)))).toBe(0);
     });
 
-    it('keeps a pre-compressed piece beside every config it writes or disables, and answers with it when asked', async () => {
+    it('keeps a pre-compressed reply entry beside every config it writes or disables, and answers with it when asked', async () => {
       const { cache, layout } = make(10);
       await cache.writeIfCurrent([entry(key(1), 1, 10, 'r1')], await cache.generation(), 60, null);
       const [piece] = await cache.lookupOrClaim([key(1)], [null], 't', { deflated: true });
       if (piece?.status !== 'cached-deflated') throw new Error(`expected a piece, got ${piece?.status}`);
       const gzip = new GzipSplicer();
       gzip.addPiece(piece.piece);
-      expect(gunzipSync(gzip.finish()).toString()).toBe(entry(key(1), 1, 10, 'r1').json);
+      expect(gunzipSync(gzip.finish()).toString()).toBe(`"${key(1)}":${entry(key(1), 1, 10, 'r1').json}`);
       expect(await redis.pttl(layout.deflated(key(1)))).toBeGreaterThan(50_000);
       await cache.disableCached([key(1)]);
       const [disabled] = await cache.lookupOrClaim([key(1)], [null], 't', { deflated: true });
       if (disabled?.status !== 'cached-deflated') throw new Error('expected a piece');
       const again = new GzipSplicer();
       again.addPiece(disabled.piece);
-      expect(gunzipSync(again.finish()).toString()).toBe(DISABLED_JSON);
+      expect(gunzipSync(again.finish()).toString()).toBe(`"${key(1)}":${DISABLED_JSON}`);
     });
 
     it('answers a config that has no piece (written by an older version) with its plain bytes', async () => {

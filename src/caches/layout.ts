@@ -12,8 +12,8 @@ export interface RedisLayout {
   /** Its rev (public contract). */
   rev(publicKey: string): string;
   /**
-   * The config's pre-compressed form for gzip replies (gzip-splice.ts). Named by the config key in
-   * a hash tag, so on a cluster it lives in the config key's slot.
+   * The config's pre-compressed reply entry for gzip replies (gzip-splice.ts). Named by the config
+   * key in a hash tag, so on a cluster it lives in the config key's slot.
    */
   deflated(publicKey: string): string;
   /** The build claim of one key (debounce). */
@@ -47,7 +47,7 @@ export function redisLayout(prefix: string): RedisLayout {
   return {
     config: (publicKey) => `${prefix}relayconfig:${publicKey}`,
     rev: (publicKey) => `${prefix}relayconfig:${publicKey}.rev`,
-    deflated: (publicKey) => `{${prefix}relayconfig:${publicKey}}:deflated`,
+    deflated: (publicKey) => `{${prefix}relayconfig:${publicKey}}:entry.deflated`,
     claim: (publicKey) => `${prefix}relayconfig-debounce:k:${publicKey}`,
     generation: `${prefix}relayconfig-gen:global`,
     stamp: {

@@ -20,7 +20,7 @@ import type { Redis } from './redis';
  *   of `claimToken` only after writing. A refused write is always safe: the change's own
  *   invalidation recomputes cached keys, and Relay's next poll rebuilds uncached ones.
  * - `disableCached` turns cached configs into `{"disabled":true}` at once; uncached keys stay absent.
- * - Every config written has its pre-compressed piece beside it (same TTL, same bytes once
+ * - Every config written has its pre-compressed reply entry (`"<publicKey>":<config>`) beside it (same TTL, same bytes once
  *   inflated); a reader that finds a config without one (written by an older version) gets the
  *   plain bytes instead and may compress them itself.
  * - `cachedKeys` tells which keys have a config now; a config may expire at any moment after.
@@ -129,7 +129,8 @@ end
 return flags
 `;
 
-// KEYS: per key its config, rev and deflated piece. ARGV: the disabled JSON and its piece.
+// KEYS: per key its config, rev and deflated piece. ARGV: the disabled JSON, then per key its
+// disabled piece.
 const DISABLE_CACHED = `
 local n = 0
 for i = 1, #KEYS, 3 do
@@ -137,7 +138,7 @@ for i = 1, #KEYS, 3 do
     redis.call('SET', KEYS[i], ARGV[1], 'KEEPTTL')
     redis.call('DEL', KEYS[i + 1])
     local ttl = redis.call('PTTL', KEYS[i])
-    if ttl > 0 then redis.call('SET', KEYS[i + 2], ARGV[2], 'PX', ttl) else redis.call('DEL', KEYS[i + 2]) end
+    if ttl > 0 then redis.call('SET', KEYS[i + 2], ARGV[2 + (i - 1) / 3], 'PX', ttl) else redis.call('DEL', KEYS[i + 2]) end
     n = n + 1
   end
 end
@@ -164,7 +165,13 @@ export interface ProjectConfigCacheOptions {
 }
 
 /** The stored piece of `{"disabled":true}`, computed once. */
-const DISABLED_PIECE = encodePiece(deflatePiece(Buffer.from(DISABLED_JSON)));
+/**
+ * The stored piece of one entry of a reply's `configs` map: `"<publicKey>":<config JSON>`, so the
+ * key is compressed with the config (it recurs inside it) instead of travelling as plain glue.
+ */
+export function replyEntryPiece(publicKey: string, json: string): Buffer {
+  return encodePiece(deflatePiece(Buffer.from(`"${publicKey}":${json}`)));
+}
 
 export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout, options: ProjectConfigCacheOptions): ProjectConfigCache {
   const r = withCommands(redis);
@@ -239,7 +246,7 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
       for (const e of entries) {
         keys.push(layout.config(e.publicKey), layout.rev(e.publicKey), layout.deflated(e.publicKey), layout.stamp.organization(e.organizationId), layout.stamp.project(e.projectId), layout.stamp.key(e.publicKey));
         // Compressed once here, so no reply ever compresses a config.
-        args.push(e.json, e.rev ?? '', encodePiece(deflatePiece(Buffer.from(e.json))));
+        args.push(e.json, e.rev ?? '', replyEntryPiece(e.publicKey, e.json));
       }
       if (claimToken) for (const e of entries) keys.push(layout.claim(e.publicKey));
       const flags = await r.relayWriteIfCurrent(keys.length, ...keys, ...args);
@@ -251,7 +258,7 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
 
     async disableCached(publicKeys) {
       if (publicKeys.length === 0) return 0;
-      return r.relayDisableCached(publicKeys.length * 3, ...publicKeys.flatMap((pk) => [layout.config(pk), layout.rev(pk), layout.deflated(pk)]), DISABLED_JSON, DISABLED_PIECE);
+      return r.relayDisableCached(publicKeys.length * 3, ...publicKeys.flatMap((pk) => [layout.config(pk), layout.rev(pk), layout.deflated(pk)]), DISABLED_JSON, ...publicKeys.map((pk) => replyEntryPiece(pk, DISABLED_JSON)));
     },
 
     async delete(publicKeys) {

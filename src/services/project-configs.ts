@@ -83,25 +83,26 @@ class ReplyWriter {
     else this.parts.push(text);
   }
 
-  private fits(key: string, length: number): boolean {
-    const size = length + key.length + 4;
-    if (this.bytes + size > MAX_RESPONSE_BYTES) {
+  /** Whether an entry of `entryLength` plain bytes fits under the cap; counts it and writes its separator. */
+  private fits(key: string, entryLength: number): boolean {
+    if (this.bytes + entryLength + 1 > MAX_RESPONSE_BYTES) {
       this.overflow.push(key);
       return false;
     }
-    this.bytes += size;
-    this.glue(this.count++ === 0 ? `"${key}":` : `,"${key}":`);
+    this.bytes += entryLength + 1;
+    if (this.count++ > 0) this.glue(',');
     return true;
   }
 
   addConfig(key: string, json: Buffer | string): void {
     const bytes = typeof json === 'string' ? Buffer.from(json) : json;
-    if (!this.fits(key, bytes.length)) return;
-    if (this.splicer) this.splicer.addPiece(deflatePiece(bytes));
-    else this.parts.push(bytes);
+    const entryHead = `"${key}":`;
+    if (!this.fits(key, entryHead.length + bytes.length)) return;
+    if (this.splicer) this.splicer.addPiece(deflatePiece(Buffer.concat([Buffer.from(entryHead), bytes])));
+    else this.parts.push(entryHead, bytes);
   }
 
-  /** A stored pre-compressed config (only asked for when the reply is gzip). */
+  /** A stored pre-compressed reply entry `"<key>":<config>` (only asked for when the reply is gzip). */
   addPiece(key: string, piece: DeflatedPiece): void {
     if (!this.splicer) throw new Error('a pre-compressed piece in a plain reply');
     if (this.fits(key, piece.length)) this.splicer.addPiece(piece);
