@@ -162,7 +162,7 @@ describe('configs invalidate', () => {
     // While the organization's invalidation is pending, it covers its projects.
     expect((await cli('configs', 'invalidate', '--project', 'cli-inv/web')).stdout).toBe('0 invalidation job(s) enqueued (one covering this scope is already pending)\n');
 
-    expect(await cli('configs', 'invalidate')).toMatchObject({ code: 1, stderr: 'error: give exactly one of --org SLUG, --project ORG/SLUG, --key PUBLIC_KEY\n' });
+    expect(await cli('configs', 'invalidate')).toMatchObject({ code: 1, stderr: 'error: give exactly one of --org SLUG, --project ORG/SLUG, --key PUBLIC_KEY, --all\n' });
     expect((await cli('configs', 'invalidate', '--org', 'a', '--key', key.id)).code).toBe(1);
     expect((await cli('configs', 'invalidate', '--org', 'nope')).stderr).toBe('error: Organization `nope` does not exist\n');
     expect((await cli('configs', 'invalidate', '--project', 'cli-inv')).stderr).toBe('error: --project takes ORG/SLUG, e.g. acme/web\n');

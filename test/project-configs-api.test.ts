@@ -265,6 +265,7 @@ describe('Bull Board', () => {
         ['organization-email-verification', true],
         ['relay-config-build', true],
         ['relay-config-invalidate', true],
+        ['relay-config-recompute-all', true],
         ['relay-prune', true],
       ]);
     } finally {

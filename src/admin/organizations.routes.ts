@@ -14,11 +14,12 @@ import { jsonBody, pathParam } from './validation';
 
 /** Organizations: create, list, read, settings (ADMIN_API.md), scheduled deletion, audit log. The use cases live in services/organizations.ts. */
 
-async function detailsOf(req: Request, em: EntityManager, organization: Organization) {
-  return serializeOrganizationDetails(req, organization, await storedOptions(em, { scope: 'organization', entity: organization }));
+async function organizationDetails(req: Request, em: EntityManager, organization: Organization, defaultFeatures: readonly string[]) {
+  return serializeOrganizationDetails(req, organization, await storedOptions(em, { scope: 'organization', entity: organization }), defaultFeatures);
 }
 
 export function registerOrganizationRoutes(api: Router, { container, authed }: AdminDeps): void {
+  const detailsOf = (req: Request, em: EntityManager, organization: Organization) => organizationDetails(req, em, organization, container.settings.defaultFeatures);
   api.get('/organizations/', ...authed, async (req, res) => {
     const auth = authOf(req);
     requireScope(auth, 'org:read');

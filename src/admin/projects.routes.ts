@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Router } from 'express';
 import { Project, Team } from '../db/entities';
+import { storedOptions } from '../db/option-store';
 import { ConflictError, NotFoundError } from '../errors';
 import { projectOptionSources } from '../services/option-fields';
 import { createProject, deleteProject, updateProject } from '../services/projects';
@@ -14,12 +15,14 @@ import { jsonBody, pathParam } from './validation';
 /** Projects: created under a team with one active key, listed per organization, settings, scheduled deletion (services/projects.ts). */
 
 /** The project with its own and its template's options, as responses show it. */
-async function projectDetails(em: EntityManager, project: Project) {
+async function projectDetailsWith(em: EntityManager, project: Project, defaultFeatures: readonly string[]) {
   const { own, template } = await projectOptionSources(em, project);
-  return serializeProjectDetails(project, own, template);
+  const organizationOptions = await storedOptions(em, { scope: 'organization', entity: project.organization });
+  return serializeProjectDetails(project, own, template, organizationOptions, defaultFeatures);
 }
 
 export function registerProjectRoutes(api: Router, { authed, container }: AdminDeps): void {
+  const projectDetails = (em: EntityManager, project: Project) => projectDetailsWith(em, project, container.settings.defaultFeatures);
   api.post('/teams/:org/:team/projects/', ...authed, async (req, res) => {
     const project = await createProject(emOf(req), {
       actor: requestActor(req),

@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import type { AuditLogEntry, Organization, Project, ProjectKey, ProjectTemplate, Team, User } from '../db/entities';
+import { enabledFeatures } from '../options/features';
 import { resolveOption, type OptionValues } from '../options/registry';
 import { ORGANIZATION_OPTION_FIELDS, PROJECT_OPTION_FIELDS, optionFieldValues, otherOptions } from '../services/option-fields';
 import { keyRateLimit } from '../services/keys';
@@ -53,11 +54,21 @@ export function serializeOrganization(req: Request, organization: Organization) 
 
 const TRUSTED_RELAYS = 'sentry:trusted-relays' as const;
 
+/**
+ * The effective feature flags (the server's `DEFAULT_FEATURES`, then the organization's overrides,
+ * then the project's), sorted: what `features` shows beside the `featureOverrides` that shape it.
+ */
+function effectiveFeatures(defaultFeatures: readonly string[], organization: OptionValues, project?: { own: OptionValues; template: OptionValues | null }): string[] {
+  const projectOverrides = project ? resolveOption('sentry:feature_overrides', project.own, project.template) : undefined;
+  return enabledFeatures(new Set(defaultFeatures), resolveOption('sentry:feature_overrides', organization), projectOverrides);
+}
+
 /** The organization with its settings (`options` holds the stored options without a field of their own). */
-export function serializeOrganizationDetails(req: Request, organization: Organization, stored: OptionValues) {
+export function serializeOrganizationDetails(req: Request, organization: Organization, stored: OptionValues, defaultFeatures: readonly string[]) {
   const trustedRelays = resolveOption(TRUSTED_RELAYS, stored).map(canonicalTrustedRelay);
   return {
     ...serializeOrganization(req, organization),
+    features: effectiveFeatures(defaultFeatures, stored),
     ...optionFieldValues(ORGANIZATION_OPTION_FIELDS, stored),
     trustedRelays,
     options: otherOptions(ORGANIZATION_OPTION_FIELDS, stored, [TRUSTED_RELAYS]),
@@ -90,10 +101,14 @@ export function serializeProject(project: Project) {
   };
 }
 
-/** The project with its settings: effective values (own, else template, else default), and its own other options. */
-export function serializeProjectDetails(project: Project, own: OptionValues, template: OptionValues | null) {
+/**
+ * The project with its settings: effective values (own, else template, else default), and its own
+ * other options; `features` also depends on the organization's overrides.
+ */
+export function serializeProjectDetails(project: Project, own: OptionValues, template: OptionValues | null, organizationOptions: OptionValues, defaultFeatures: readonly string[]) {
   return {
     ...serializeProject(project),
+    features: effectiveFeatures(defaultFeatures, organizationOptions, { own, template }),
     ...optionFieldValues(PROJECT_OPTION_FIELDS, own, template),
     options: otherOptions(PROJECT_OPTION_FIELDS, own),
   };

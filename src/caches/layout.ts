@@ -11,6 +11,12 @@ export interface RedisLayout {
   config(publicKey: string): string;
   /** Its rev (public contract). */
   rev(publicKey: string): string;
+  /** A SCAN MATCH pattern that finds every cached config key (and their `.rev` keys: see `publicKeyOfConfig`). */
+  configPattern: string;
+  /** The public key a config key found by `configPattern` belongs to; null for anything else (a `.rev`). */
+  publicKeyOfConfig(key: string): string | null;
+  /** The `CONFIG_FORMAT` the cached configs were last recomputed to (an upgrade recomputes them in place). */
+  configFormat: string;
   /**
    * The config's pre-compressed reply entry for gzip replies (gzip-splice.ts). Named by the config
    * key in a hash tag, so on a cluster it lives in the config key's slot.
@@ -43,11 +49,23 @@ export interface RedisLayout {
   prefix: string;
 }
 
+/** SCAN's glob metacharacters, escaped so a prefix matches only itself. */
+const globEscape = (text: string) => text.replace(/[[\]?*\\]/g, '\\$&');
+
 export function redisLayout(prefix: string): RedisLayout {
+  const configPrefix = `${prefix}relayconfig:`;
   return {
-    config: (publicKey) => `${prefix}relayconfig:${publicKey}`,
-    rev: (publicKey) => `${prefix}relayconfig:${publicKey}.rev`,
-    deflated: (publicKey) => `{${prefix}relayconfig:${publicKey}}:entry.deflated`,
+    config: (publicKey) => `${configPrefix}${publicKey}`,
+    rev: (publicKey) => `${configPrefix}${publicKey}.rev`,
+    configPattern: `${globEscape(configPrefix)}*`,
+    publicKeyOfConfig(key) {
+      if (!key.startsWith(configPrefix)) return null;
+      const publicKey = key.slice(configPrefix.length);
+      // Public keys are hex; a dot or colon is a companion (`.rev`) or someone else's key.
+      return /^[A-Za-z0-9_-]+$/.test(publicKey) ? publicKey : null;
+    },
+    configFormat: `${prefix}relayconfig-format`,
+    deflated: (publicKey) => `{${configPrefix}${publicKey}}:entry.deflated`,
     claim: (publicKey) => `${prefix}relayconfig-debounce:k:${publicKey}`,
     generation: `${prefix}relayconfig-gen:global`,
     stamp: {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { CachedConfigScan } from '../caches/config-format';
 import type { ConfigGenerations } from '../caches/config-generations';
 import type { ProjectConfigCache } from '../caches/project-config-cache';
 import type { RelayKeyCache } from '../caches/relay-key-cache';
@@ -12,6 +13,8 @@ export interface JobDeps {
   settings: Settings;
   generations: ConfigGenerations;
   cache: ProjectConfigCache;
+  /** The walk over every cached config key and the config-format stamp (recompute-all). */
+  cachedConfigs: CachedConfigScan;
   /** Published relay keys (on the worker's patient connection). */
   relayKeys: RelayKeyCache;
   metrics: Metrics;

@@ -13,7 +13,7 @@ const MAX_YIELD_MS = 2000;
  * Builds before invalidations (DESIGN.md): a Relay is waiting on a build, nobody waits on an
  * invalidation. Before each step, wait while build jobs are queued or running.
  */
-async function makeWayForBuilds(deps: JobDeps): Promise<void> {
+export async function makeWayForBuilds(deps: Pick<JobDeps, 'buildsPending'>): Promise<void> {
   const deadline = Date.now() + MAX_YIELD_MS;
   while (Date.now() < deadline && (await deps.buildsPending())) await new Promise((r) => setTimeout(r, 10));
 }

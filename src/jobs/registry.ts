@@ -3,12 +3,14 @@ import type { Settings } from '../config/settings';
 import type { BuildJobData } from '../queues/build.queue';
 import type { EmailVerificationJobData } from '../queues/email-verification.queue';
 import type { InvalidateJobData } from '../queues/invalidate.queue';
+import type { RecomputeAllJobData } from '../queues/recompute-all.queue';
 import { RELAY_PRUNE_EVERY_MS, RELAY_PRUNE_SCHEDULER, type RelayPruneJobData } from '../queues/relay-prune.queue';
 import { createQueue, type JobRetention } from '../queues/queue-factory';
 import { createBuildProcessor, releaseClaimsOfFailedJob } from './build-project-config.processor';
 import type { JobDeps } from './deps';
 import { createInvalidateProcessor } from './invalidate-project-config.processor';
 import { createPruneRelaysProcessor } from './prune-relays.processor';
+import { createRecomputeAllProcessor } from './recompute-all-configs.processor';
 import { createRemoveUnverifiedMembersProcessor } from './remove-unverified-members.processor';
 
 /**
@@ -63,6 +65,16 @@ export const jobKinds = {
     concurrency: () => INVALIDATION_CONCURRENCY,
     processor: createInvalidateProcessor,
     describe: (data) => ({ scope: data.scope, trigger: data.trigger }),
+  }),
+  'recompute-all': defineJobKind<RecomputeAllJobData, 'recompute-all'>({
+    queue: 'relay-config-recompute-all',
+    jobName: 'recompute-all',
+    // A failed walk starts over (rewriting a config twice is harmless), so it may retry for a while.
+    retention: { attempts: 10, backoffMs: 5000, keepFailedS: 7 * 24 * 3600 },
+    // One walk at a time per process; a second process's walk only rewrites the same configs.
+    concurrency: () => 1,
+    processor: createRecomputeAllProcessor,
+    describe: (data) => ({ trigger: data.trigger, format: data.format }),
   }),
   'email-verification': defineJobKind<EmailVerificationJobData, 'remove-unverified-members'>({
     queue: 'organization-email-verification',

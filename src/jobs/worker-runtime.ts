@@ -1,10 +1,13 @@
 import { Worker, type Queue } from 'bullmq';
+import { createCachedConfigScan } from '../caches/config-format';
 import { createConfigGenerations } from '../caches/config-generations';
 import { createRedisProjectConfigCache } from '../caches/project-config-cache';
 import { createWorkerRedis, type Redis } from '../caches/redis';
 import { createRelayKeyCache } from '../caches/relay-key-cache';
 import type { Container } from '../container';
+import { scheduleUpgradeRecompute } from '../services/configs';
 import type { JobDeps } from './deps';
+import { CONFIG_FORMAT } from '../relay-config/project-config';
 import { JOB_KIND_NAMES, jobKind, type JobKindName } from './registry';
 import { cappedBackoff } from '../queues/queue-factory';
 
@@ -29,6 +32,7 @@ export function workerJobDeps(container: Container, connection: Redis): JobDeps 
     settings,
     generations: createConfigGenerations(connection, layout, { markerTtlMs: settings.invalidationDelayMs + 60_000 }),
     cache: createRedisProjectConfigCache(connection, layout, { claimTtlS: settings.buildClaimTtlS }),
+    cachedConfigs: createCachedConfigScan(connection, layout),
     relayKeys: createRelayKeyCache(connection, layout),
     metrics: container.metrics,
     logger: container.logger,
@@ -87,6 +91,26 @@ export function startWorkers(container: Container, options: WorkerOptions = {}):
     schedule();
   }
 
+  // Configs cached by an older version are recomputed in place (never deleted) once per format.
+  let closed = false;
+  const checkFormat = () => {
+    if (closed) return;
+    scheduleUpgradeRecompute({ queues: container.queues, cachedConfigs: deps.cachedConfigs })
+      .then((enqueued) => {
+        if (enqueued) logger.info({ format: CONFIG_FORMAT }, 'cached configs are of an older format: recomputing them in place');
+      })
+      .catch((error: Error) => {
+        if (closed) return;
+        logger.warn({ err: error.message }, 'could not check the cached configs\' format yet; retrying in 30 s');
+        const retry = setTimeout(() => {
+          retries.delete(retry);
+          checkFormat();
+        }, 30_000).unref();
+        retries.add(retry);
+      });
+  };
+  checkFormat();
+
   metrics.queueDepthSource = async () => {
     const depth: Record<string, Record<string, number>> = {};
     for (const queue of Object.values(container.queues)) depth[queue.name] = await queue.getJobCounts('waiting', 'delayed', 'active', 'failed');
@@ -99,6 +123,7 @@ export function startWorkers(container: Container, options: WorkerOptions = {}):
   logger.info({ concurrency: settings.workerConcurrency, queues: kinds }, 'workers started');
   return {
     async close() {
+      closed = true;
       for (const retry of retries) clearTimeout(retry);
       await container.outbox.stop();
       await Promise.all(workers.map((w) => w.close()));

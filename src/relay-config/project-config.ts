@@ -10,6 +10,14 @@ import type { BuildContext, DisabledConfig, KeyRow, ProjectConfig, ProjectConfig
  * The `config` object is the sections' output, in the order of `CONFIG_SECTIONS`.
  */
 
+/**
+ * The version of what configs contain. Bump it with every change to what a build writes (a new
+ * field, a changed default): workers that start with a newer format than the one stamped in Redis
+ * recompute every cached config in place (jobs/recompute-all-configs.processor.ts), so Relays
+ * never see the upgrade as a gap. 2: the full config of Sentry (issue 10).
+ */
+export const CONFIG_FORMAT = 2;
+
 export const DISABLED_CONFIG: DisabledConfig = Object.freeze({ disabled: true as const });
 
 export { allowedDomains } from './sections/allowed-domains';

@@ -3,7 +3,10 @@ import { computeOptionsOf, computeProjectConfigs, type ComputeResult, type Confi
 import { Organization, Project, ProjectKey } from '../db/entities';
 import type { Orm } from '../db/orm';
 import { NotFoundError } from '../errors';
+import type { CachedConfigScan } from '../caches/config-format';
 import type { ConfigChange, InvalidationScheduler } from '../queues/invalidate.queue';
+import { upgradeJobId, type RecomputeAllQueue } from '../queues/recompute-all.queue';
+import { CONFIG_FORMAT } from '../relay-config/project-config';
 import type { ProjectConfig } from '../relay-config/types';
 import { PUBLIC_KEY_RE } from './keys';
 
@@ -64,4 +67,32 @@ async function scopeOf(deps: InvalidateDeps, target: InvalidationTarget): Promis
  */
 export async function invalidateScope(deps: InvalidateDeps, target: InvalidationTarget, trigger = 'cli'): Promise<number> {
   return deps.invalidations.schedule([{ scope: await scopeOf(deps, target), trigger }]);
+}
+
+export interface RecomputeAllDeps {
+  queues: { 'recompute-all': Pick<RecomputeAllQueue, 'add'> };
+}
+
+/**
+ * `configs invalidate --all`: recomputes every cached config in place, in the background, after
+ * builds, deleting nothing (deleting them all would make every Relay wait for a rebuild at once).
+ * Returns the id of the enqueued job.
+ */
+export async function recomputeAllConfigs(deps: RecomputeAllDeps, trigger = 'cli'): Promise<string> {
+  const job = await deps.queues['recompute-all'].add('recompute-all', { trigger, format: null });
+  return job.id ?? '';
+}
+
+/**
+ * At worker start: when the cached configs were written in an older `CONFIG_FORMAT` (or before
+ * there was a stamp), schedules their recomputation in place; the job stamps the new format when
+ * done. A stamp newer than this process's format (an older worker started during a rollout) is
+ * left alone: the newer workers already recomputed. Returns whether a job was enqueued; the
+ * workers of one deploy that all find the old stamp share one job (one id per format).
+ */
+export async function scheduleUpgradeRecompute(deps: RecomputeAllDeps & { cachedConfigs: Pick<CachedConfigScan, 'storedFormat'> }, format = CONFIG_FORMAT): Promise<boolean> {
+  const stored = await deps.cachedConfigs.storedFormat();
+  if (stored !== null && stored >= format) return false;
+  await deps.queues['recompute-all'].add('recompute-all', { trigger: 'upgrade', format }, { jobId: upgradeJobId(format) });
+  return true;
 }

@@ -5,6 +5,7 @@ import pino from 'pino';
 import { inject } from 'vitest';
 import { loadSettings, type Settings } from '../../src/config/settings';
 import { createContainer, type Container, type Role } from '../../src/container';
+import { CONFIG_FORMAT } from '../../src/relay-config/project-config';
 import { createTestDatabase } from './db';
 
 /**
@@ -45,12 +46,24 @@ export async function isolatedEnv(env: Record<string, string> = {}): Promise<Rec
 export async function testContainer(env: Record<string, string> = {}, role: Role = 'all'): Promise<Container> {
   const settings = testSettings(await isolatedEnv(env));
   const container = await createContainer(settings, role, { logger: pino({ level: settings.logLevel }) });
+  // A fresh prefix is a fresh install, not an upgrade: without the stamp, starting workers would
+  // recompute (rewrite, with new revs) whatever a test cached in the meantime.
+  await stampConfigFormat(settings.redisUrl, container.layout.configFormat);
   const close = container.close.bind(container);
   container.close = async () => {
     await deleteKeysWithPrefix(container.redis, settings.redisKeyPrefix).catch(() => undefined);
     await close();
   };
   return container;
+}
+
+async function stampConfigFormat(redisUrl: string, key: string): Promise<void> {
+  const redis = new IORedis(redisUrl);
+  try {
+    await redis.set(key, String(CONFIG_FORMAT));
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** Removes a fleet's Redis keys once its processes have stopped. */
