@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { createConfigGenerations, type ConfigGenerations } from './caches/config-generations';
 import { createRedisProjectConfigCache, type ProjectConfigCache } from './caches/project-config-cache';
 import { redisLayout, type RedisLayout } from './caches/layout';
-import { createRequestPathRedis, type Redis } from './caches/redis';
+import { createOperatorRedis, createRequestPathRedis, type Redis } from './caches/redis';
 import { createRegistrationRateLimit, type RegistrationRateLimit } from './caches/registration-rate-limit';
 import { createRelayKeyCache, type RelayKeyCache } from './caches/relay-key-cache';
 import type { Settings } from './config/settings';
@@ -60,7 +60,8 @@ export async function createContainer(settings: Settings, role: Role, options: C
     poolMax: 10,
     applicationName: `relaycfg-${role}-${process.pid}`,
   });
-  const redis = createRequestPathRedis(settings, `relaycfg-${role}`);
+  // The CLI is one short-lived process: its commands wait for the connection instead of failing.
+  const redis = role === 'cli' ? createOperatorRedis(settings, `relaycfg-${role}`) : createRequestPathRedis(settings, `relaycfg-${role}`);
   redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
   const layout = redisLayout(settings.redisKeyPrefix);
   const metrics = createMetrics(role);

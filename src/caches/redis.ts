@@ -24,6 +24,22 @@ export function createRequestPathRedis(settings: Pick<Settings, 'redisUrl'>, nam
   return new Redis(settings.redisUrl, options);
 }
 
+/**
+ * A connection for one-shot operator commands (the CLI): a command waits for the connection to be
+ * up (a fresh process sends its first command before the socket is ready) and for a slow Redis, up
+ * to a bound, instead of failing at once as the request path does.
+ */
+export function createOperatorRedis(settings: Pick<Settings, 'redisUrl'>, name: string): Redis {
+  return new Redis(settings.redisUrl, {
+    connectionName: name,
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: 3,
+    commandTimeout: 10_000,
+    connectTimeout: 5000,
+    retryStrategy,
+  });
+}
+
 /** A connection for workers and BullMQ: commands wait for Redis to return (BullMQ needs this). */
 export function createWorkerRedis(settings: Pick<Settings, 'redisUrl'>, name: string): Redis {
   return new Redis(settings.redisUrl, {
