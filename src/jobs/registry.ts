@@ -4,7 +4,7 @@ import type { BuildJobData } from '../queues/build.queue';
 import type { EmailVerificationJobData } from '../queues/email-verification.queue';
 import type { InvalidateJobData } from '../queues/invalidate.queue';
 import { RELAY_PRUNE_EVERY_MS, RELAY_PRUNE_SCHEDULER, type RelayPruneJobData } from '../queues/relay-prune.queue';
-import { createQueue, type JobRetention } from '../queues/queue-factory';
+import { createQueue, type JobHistory, type JobRetention } from '../queues/queue-factory';
 import { createBuildProcessor, releaseClaimsOfFailedJob } from './build-project-config.processor';
 import type { JobDeps } from './deps';
 import { createInvalidateProcessor } from './invalidate-project-config.processor';
@@ -21,7 +21,7 @@ import { createRemoveUnverifiedMembersProcessor } from './remove-unverified-memb
 export interface JobKind<Data, Name extends string> {
   /** The BullMQ queue name (DESIGN.md): stable, since queued jobs outlive a deploy. */
   queue: string;
-  /** The job name, as Bull Board shows it. */
+  /** The job name of scheduled (repeated) jobs; others are named by `nameOf`. */
   jobName: Name;
   retention: JobRetention;
   /** Jobs of this kind one worker process runs at once. */
@@ -41,19 +41,19 @@ const defineJobKind = <Data, Name extends string>(kind: JobKind<Data, Name>) => 
 export const INVALIDATION_CONCURRENCY = 1;
 
 export const jobKinds = {
-  build: defineJobKind<BuildJobData, 'build'>({
+  build: defineJobKind<BuildJobData, string>({
     queue: 'relay-config-build',
     jobName: 'build',
-    retention: { attempts: 3, backoffMs: 200, keepFailedS: 24 * 3600 },
+    retention: { attempts: 3, backoffMs: 200 },
     concurrency: (settings) => settings.workerConcurrency,
     processor: createBuildProcessor,
     onFailed: releaseClaimsOfFailedJob,
     describe: (data) => ({ keys: data.publicKeys.length }),
   }),
-  invalidate: defineJobKind<InvalidateJobData, 'invalidate'>({
+  invalidate: defineJobKind<InvalidateJobData, string>({
     queue: 'relay-config-invalidate',
     jobName: 'invalidate',
-    retention: { attempts: 5, backoffMs: 500, keepFailedS: 24 * 3600 },
+    retention: { attempts: 5, backoffMs: 500 },
     concurrency: () => INVALIDATION_CONCURRENCY,
     processor: createInvalidateProcessor,
     describe: (data) => ({ scope: data.scope, trigger: data.trigger }),
@@ -61,7 +61,7 @@ export const jobKinds = {
   'email-verification': defineJobKind<EmailVerificationJobData, 'remove-unverified-members'>({
     queue: 'organization-email-verification',
     jobName: 'remove-unverified-members',
-    retention: { attempts: 5, backoffMs: 1000, keepFailedS: 7 * 24 * 3600 },
+    retention: { attempts: 5, backoffMs: 1000 },
     // Rare and small: one at a time, apart from the config queues.
     concurrency: () => 1,
     processor: createRemoveUnverifiedMembersProcessor,
@@ -70,7 +70,7 @@ export const jobKinds = {
   'relay-prune': defineJobKind<RelayPruneJobData, 'prune-relays'>({
     queue: 'relay-prune',
     jobName: 'prune-relays',
-    retention: { attempts: 3, backoffMs: 10_000, keepFailedS: 7 * 24 * 3600 },
+    retention: { attempts: 3, backoffMs: 10_000 },
     concurrency: () => 1,
     processor: createPruneRelaysProcessor,
     describe: () => ({}),
@@ -108,11 +108,11 @@ export function checkJobRegistry(kinds: Record<string, JobKind<unknown, string>>
 }
 
 /** The queues of every job kind on one connection and prefix. */
-export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
+export function createQueues(connection: ConnectionOptions, prefix: string, history: JobHistory): Queues {
   const queues = {} as Record<JobKindName, Queue>;
   for (const name of JOB_KIND_NAMES) {
     const kind = jobKind(name);
-    queues[name] = createQueue(kind.queue, connection, prefix, kind.retention);
+    queues[name] = createQueue(kind.queue, connection, prefix, kind.retention, history);
   }
   return queues as unknown as Queues;
 }
