@@ -1,5 +1,5 @@
 import type { RedisLayout } from './layout';
-import type { Redis } from './redis';
+import { whenConnected, type Redis } from './redis';
 
 /**
  * The operator-managed list of internal relay keys (`relays trust`), as the request path reads it:
@@ -24,17 +24,6 @@ export interface TrustedRelayKeyCacheOptions {
   connectWaitMs: number;
 }
 
-function connected(redis: Redis, timeoutMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      redis.off('ready', done);
-      resolve();
-    };
-    const timer = setTimeout(done, timeoutMs);
-    redis.once('ready', done);
-  });
-}
 
 export function createTrustedRelayKeyCache(redis: Redis, layout: RedisLayout, options: TrustedRelayKeyCacheOptions = { ttlMs: 2000, staleMaxMs: 60_000, connectWaitMs: 1000 }): TrustedRelayKeyCache {
   const hash = layout.trustedRelayKeys;
@@ -46,7 +35,7 @@ export function createTrustedRelayKeyCache(redis: Redis, layout: RedisLayout, op
     try {
       // The request path's connection queues nothing: the very first request of a process would
       // fail while it is still connecting, so that one waits briefly for the connection.
-      if (copy === null && redis.status !== 'ready') await connected(redis, options.connectWaitMs);
+      if (copy === null && redis.status !== 'ready') await whenConnected(redis, options.connectWaitMs);
       const all = await redis.hgetall(hash);
       copy = new Map(Object.entries(all));
       loadedAt = Date.now();

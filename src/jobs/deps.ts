@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { BuildFailureLog } from '../caches/build-failures';
 import type { ConfigGenerations } from '../caches/config-generations';
 import type { ProjectConfigCache } from '../caches/project-config-cache';
 import type { RelayKeyCache } from '../caches/relay-key-cache';
@@ -16,6 +17,8 @@ export interface JobDeps {
   relayKeys: RelayKeyCache;
   metrics: Metrics;
   logger: Logger;
+  /** The last failed build of each key, for `configs status`. */
+  buildFailures: BuildFailureLog;
   /** Whether build jobs are waiting or running anywhere (invalidations make way for them). */
   buildsPending(): Promise<boolean>;
 }

@@ -4,6 +4,7 @@ import { createRedisProjectConfigCache } from '../caches/project-config-cache';
 import { createWorkerRedis, type Redis } from '../caches/redis';
 import { createRelayKeyCache } from '../caches/relay-key-cache';
 import type { Container } from '../container';
+import { createBuildFailureLog } from '../caches/build-failures';
 import type { JobDeps } from './deps';
 import { JOB_KIND_NAMES, jobKind, type JobKindName } from './registry';
 
@@ -29,6 +30,7 @@ export function workerJobDeps(container: Container, connection: Redis): JobDeps 
     generations: createConfigGenerations(connection, layout, { markerTtlMs: settings.invalidationDelayMs + 60_000 }),
     cache: createRedisProjectConfigCache(connection, layout, { claimTtlS: settings.buildClaimTtlS }),
     relayKeys: createRelayKeyCache(connection, layout),
+    buildFailures: createBuildFailureLog(connection, layout),
     metrics: container.metrics,
     logger: container.logger,
     async buildsPending() {
