@@ -113,6 +113,10 @@ describe('relays credentials, trust and untrust', () => {
     expect(Date.now() - startedAt).toBeLessThan(5000);
     // The refusal is explained to the operator, the Relay still sees Sentry's body.
     expect(await refusals('not_internal')).toBeGreaterThan(before);
+    // And every request is counted by route pattern and status (a 403 or 503 storm is visible).
+    const requests = (await container.metrics.httpRequests.get()).values;
+    expect(requests.find((v) => v.labels.route === '/api/0/relays/projectconfigs/' && v.labels.status === '403')?.value).toBeGreaterThan(0);
+    expect(requests.find((v) => v.labels.route === '/api/0/relays/projectconfigs/' && v.labels.status === '200')?.value).toBeGreaterThan(0);
     expect(JSON.parse((await cli('relays', 'list')).stdout)[0].trustedBy).toBeNull();
   });
 
