@@ -5,7 +5,7 @@ import { Migration } from '@mikro-orm/migrations';
  * `RELAY_WHITELIST_PK`; published to Redis through the outbox (kind `trusted-relay-key`).
  */
 export class Migration20261201300000TrustedRelayKeys extends Migration {
-  override async up(): Promise<void> {
+  override up(): void {
     this.addSql(
       `create table "trusted_relay_key" (
         "public_key" varchar(64) primary key,
@@ -17,7 +17,7 @@ export class Migration20261201300000TrustedRelayKeys extends Migration {
     this.addSql(`alter table "config_outbox" add constraint "config_outbox_kind_check" check ("kind" in ('invalidation', 'relay-key', 'trusted-relay-key'))`);
   }
 
-  override async down(): Promise<void> {
+  override down(): void {
     this.addSql(`delete from "config_outbox" where "kind" = 'trusted-relay-key'`);
     this.addSql('alter table "config_outbox" drop constraint if exists "config_outbox_kind_check"');
     this.addSql(`alter table "config_outbox" add constraint "config_outbox_kind_check" check ("kind" in ('invalidation', 'relay-key'))`);
