@@ -4,7 +4,9 @@ import { createRedisProjectConfigCache, type ProjectConfigCache } from './caches
 import { redisLayout, type RedisLayout } from './caches/layout';
 import { createOperatorRedis, createRequestPathRedis, type Redis } from './caches/redis';
 import { createRegistrationRateLimit, type RegistrationRateLimit } from './caches/registration-rate-limit';
+import { createRelayActivity, type RelayActivity } from './caches/relay-activity';
 import { createRelayKeyCache, type RelayKeyCache } from './caches/relay-key-cache';
+import { createTrustedRelayKeyCache, type TrustedRelayKeyCache } from './caches/trusted-relay-key-cache';
 import type { Settings } from './config/settings';
 import { ConfigChangeSubscriber } from './db/config-change-subscriber';
 import { initOrm, type Orm } from './db/orm';
@@ -15,6 +17,8 @@ import { createMetrics, type Metrics } from './metrics';
 import { checkJobRegistry, createQueues, type Queues } from './jobs/registry';
 import { createInvalidationScheduler, type InvalidationScheduler } from './queues/invalidate.queue';
 import { createInternalPolicy, type InternalPolicy } from './relay-auth/internal-policy';
+import { createRelayRefusals, type RelayRefusals } from './relay-auth/refusals';
+import { trustedRelayKeyName } from './services/relay-trust';
 import { withTimeout } from './with-timeout';
 
 export type Role = 'api' | 'worker' | 'all' | 'cli';
@@ -33,7 +37,13 @@ export interface Container {
   configCache: ProjectConfigCache;
   generations: ConfigGenerations;
   relayKeys: RelayKeyCache;
+  /** The operator's trusted relay keys (`relays trust`), as the request path reads them. */
+  trustedKeys: TrustedRelayKeyCache;
   internalPolicy: InternalPolicy;
+  /** Counts and logs why a Relay endpoint refused a caller. */
+  relayRefusals: RelayRefusals;
+  /** Each relay's last config fetch. */
+  relayActivity: RelayActivity;
   /** One queue per job kind of the job registry (producer side). */
   queues: Queues;
   invalidations: InvalidationScheduler;
@@ -68,14 +78,15 @@ export async function createContainer(settings: Settings, role: Role, options: C
   const generations = createConfigGenerations(redis, layout, { markerTtlMs: settings.invalidationDelayMs + 60_000 });
   checkJobRegistry();
   const configCache = createRedisProjectConfigCache(redis, layout, { claimTtlS: settings.buildClaimTtlS });
-  const queues = createQueues(redis, layout.bullPrefix);
+  const queues = createQueues(redis, layout.bullPrefix, { keepCompletedS: settings.jobsKeepCompletedS, keepCompletedCount: settings.jobsKeepCompletedCount, keepFailedS: settings.jobsKeepFailedS });
   for (const queue of Object.values(queues)) queue.on('error', (err) => logger.debug({ err: err.message, queue: queue.name }, 'queue error'));
   const invalidations = createInvalidationScheduler(queues.invalidate, generations, configCache, settings.invalidationDelayMs, (change) =>
     metrics.invalidationsScheduled.inc({ scope: change.scope.scope }),
   );
   const relayKeys = createRelayKeyCache(redis, layout);
+  const trustedKeys = createTrustedRelayKeyCache(redis, layout);
   const outbox = createOutboxDrainer(
-    { orm, publish: outboxPublisher({ invalidations, relayKeys }), logger, onPublished: (row) => metrics.outboxPublished.inc({ kind: row.entry.kind }) },
+    { orm, publish: outboxPublisher({ invalidations, relayKeys, trustedKeys, trustedKeyName: (publicKey) => trustedRelayKeyName(orm, publicKey) }), logger, onPublished: (row) => metrics.outboxPublished.inc({ kind: row.entry.kind }) },
     { ...DEFAULT_DRAINER_OPTIONS, pollMs: settings.outboxPollMs },
   );
   // Every committed change to config data leaves its outbox row, whoever made it; published at once when possible.
@@ -93,7 +104,10 @@ export async function createContainer(settings: Settings, role: Role, options: C
     configCache,
     generations,
     relayKeys,
+    trustedKeys,
     internalPolicy: createInternalPolicy(settings),
+    relayRefusals: createRelayRefusals({ counter: metrics.relayAuthRefusals, logger }),
+    relayActivity: createRelayActivity(redis, layout),
     queues,
     invalidations,
     outbox,

@@ -28,6 +28,11 @@ export interface Metrics {
   outboxPublished: Counter<'kind'>;
   /** Where the outbox gauges read their figures (set by processes with a database). */
   outboxSource: (() => Promise<{ depth: number; oldestAgeS: number }>) | null;
+  /** 401/403 (and registration 400) refusals on the Relay endpoints, by reason (relay-auth/refusals.ts). */
+  relayAuthRefusals: Counter<'reason' | 'endpoint'>;
+  /** HTTP requests by route pattern (never the raw path), method and status. */
+  httpRequests: Counter<'route' | 'method' | 'status'>;
+  httpRequestDuration: Histogram<'route' | 'method' | 'status'>;
   /** Where `queueDepth` reads its figures at scrape time (set by processes that own queues). */
   queueDepthSource: (() => Promise<Record<string, Record<string, number>>>) | null;
 }
@@ -88,6 +93,15 @@ export function createMetrics(role: string): Metrics {
     }),
     outboxPublished: new Counter({ name: 'relay_outbox_published_total', help: 'Outbox rows published and removed, by kind', labelNames: ['kind'], registers }),
     outboxSource: null,
+    relayAuthRefusals: new Counter({ name: 'relay_auth_refusals_total', help: 'Relay endpoint refusals (401/403, registration 400), by reason and endpoint', labelNames: ['reason', 'endpoint'], registers }),
+    httpRequests: new Counter({ name: 'http_requests_total', help: 'HTTP requests, by route pattern, method and status', labelNames: ['route', 'method', 'status'], registers }),
+    httpRequestDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration until the response is finished, by route pattern, method and status',
+      labelNames: ['route', 'method', 'status'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
   };
   return metrics;
 }

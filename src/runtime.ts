@@ -8,6 +8,7 @@ import { errorHandler, notFoundHandler } from './http/error-handler';
 import { probesRouter } from './http/probes';
 import { closeServer, listen } from './http/server';
 import { startWorkers, type RunningWorkers } from './jobs/worker-runtime';
+import { republishTrustedRelayKeys } from './services/relay-trust';
 import { publishRelayKeys } from './services/relays';
 
 /**
@@ -53,7 +54,9 @@ async function migrateWhenPossible(container: Container): Promise<void> {
 async function publishRelayKeysAtStart(container: Container): Promise<void> {
   try {
     const published = await publishRelayKeys(container);
-    container.logger.debug({ published }, 'relay keys published');
+    const inRedis = [...(await container.trustedKeys.current()).keys()];
+    const trusted = await republishTrustedRelayKeys({ orm: container.orm, inRedis });
+    container.logger.debug({ published, trusted }, 'relay keys published');
   } catch (error) {
     container.logger.warn({ err: (error as Error).message }, 'could not publish relay keys to Redis');
   }

@@ -131,7 +131,9 @@ describe('relays', () => {
 
     const list = await cli('relays', 'list');
     expect(list.code).toBe(0);
-    expect(JSON.parse(list.stdout)).toEqual([{ relayId, publicKey, firstSeen: expect.any(String), lastSeen: expect.any(String), versions: [] }]);
+    expect(JSON.parse(list.stdout)).toEqual([
+      { relayId, publicKey, source: 'registered', firstSeen: expect.any(String), lastSeen: expect.any(String), versions: [], trustedBy: null, lastConfigFetch: null },
+    ]);
 
     expect(await cli('relays', 'remove', relayId)).toMatchObject({ code: 0, stdout: `Removed relay \`${relayId}\`\n` });
     expect(await em().count(Relay, { relayId })).toBe(0);

@@ -27,9 +27,9 @@ describe('job registry', () => {
   });
 
   it('backs off by doubling up to each kind\'s cap', () => {
-    const retention = { attempts: 10, backoffMs: 500, maxBackoffMs: 10_000, keepFailedS: 60 };
+    const retention = { attempts: 10, backoffMs: 500, maxBackoffMs: 10_000 };
     expect([1, 2, 3, 4, 5, 6, 50].map((n) => cappedBackoff(n, retention))).toEqual([500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
-    expect(cappedBackoff(3, { attempts: 3, backoffMs: 200, keepFailedS: 60 })).toBe(800);
+    expect(cappedBackoff(3, { attempts: 3, backoffMs: 200 })).toBe(800);
   });
 
   it('keeps retrying a committed change for more than a day before an invalidation job could give up', () => {

@@ -41,6 +41,12 @@ export interface RedisLayout {
   };
   /** The hash of registered relays' public keys (relay id → key), read by every API process. */
   relayPublicKeys: string;
+  /** The hash of the operator's trusted relay keys (public key → name), `relays trust`/`untrust`. */
+  trustedRelayKeys: string;
+  /** The hash of each relay's last config fetch (relay id → ISO time), for `relays list`. */
+  relayLastConfigFetch: string;
+  /** The last failed build of one key (JSON: reason, message, attempts, at), for `configs status`. */
+  buildFailure(publicKey: string): string;
   /** The registration counter of one client address (or IPv6 /64) in the current window. */
   registrationRate(bucket: string): string;
   /** BullMQ's queue prefix. */
@@ -80,6 +86,9 @@ export function redisLayout(prefix: string): RedisLayout {
       key: (publicKey) => `${prefix}relayconfig-inv:k:${publicKey}`,
     },
     relayPublicKeys: `${prefix}relays:public-keys`,
+    trustedRelayKeys: `${prefix}relays:trusted-keys`,
+    relayLastConfigFetch: `${prefix}relays:last-config-fetch`,
+    buildFailure: (publicKey) => `{${prefix}relayconfig:${publicKey}}:last-failure`,
     registrationRate: (bucket) => `${prefix}relay-register-rate:${bucket}`,
     bullPrefix: `${prefix}bull`,
     prefix,

@@ -83,3 +83,20 @@ export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promis
     } while (cursor !== '0');
   }
 }
+
+/**
+ * Resolves once the connection is ready, or after `timeoutMs` (whatever happened): for the first
+ * command of a fail-fast connection, which would fail while the connection is still being made.
+ */
+export function whenConnected(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    redis.once('ready', done);
+  });
+}

@@ -55,6 +55,11 @@ export interface Settings {
   relayRegisterRateLimit: number;
   /** Registered relays not seen for this many days are removed; 0 keeps them forever. */
   relayPruneAfterDays: number;
+  /** How long / how many finished jobs stay visible in Bull Board; 0 keeps none. */
+  jobsKeepCompletedS: number;
+  jobsKeepCompletedCount: number;
+  /** How long failed jobs stay; 0 keeps none. */
+  jobsKeepFailedS: number;
 }
 
 export class SettingsError extends Error {
@@ -219,6 +224,9 @@ const schema = z.object({
   EVENT_RETENTION_DAYS: int(90, 0, 3650),
   RELAY_REGISTER_RATE_LIMIT: int(300, 0, 1_000_000),
   RELAY_PRUNE_AFTER_DAYS: int(30, 0, 36_500),
+  JOBS_KEEP_COMPLETED_S: int(3600, 0, 30 * 24 * 3600),
+  JOBS_KEEP_COMPLETED_COUNT: int(1000, 0, 1_000_000),
+  JOBS_KEEP_FAILED_S: int(604_800, 0, 365 * 24 * 3600),
 });
 
 /**
@@ -273,6 +281,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     eventRetentionDays: data.EVENT_RETENTION_DAYS,
     relayRegisterRateLimit: data.RELAY_REGISTER_RATE_LIMIT,
     relayPruneAfterDays: data.RELAY_PRUNE_AFTER_DAYS,
+    jobsKeepCompletedS: data.JOBS_KEEP_COMPLETED_S,
+    jobsKeepCompletedCount: data.JOBS_KEEP_COMPLETED_COUNT,
+    jobsKeepFailedS: data.JOBS_KEEP_FAILED_S,
   };
 }
 

@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { RelayKeyCache } from '../caches/relay-key-cache';
+import type { TrustedRelayKeyCache } from '../caches/trusted-relay-key-cache';
 import type { ConfigChange, InvalidationScheduler } from '../queues/invalidate.queue';
 import type { Orm } from './orm';
 
@@ -22,7 +23,12 @@ import type { Orm } from './orm';
 export type OutboxEntry =
   | { kind: 'invalidation'; change: ConfigChange }
   /** A relay's key was published (`publicKey`) or the relay was removed (`null`). */
-  | { kind: 'relay-key'; relayId: string; publicKey: string | null };
+  | { kind: 'relay-key'; relayId: string; publicKey: string | null }
+  /**
+   * The operator trusted or untrusted a relay key (`relays trust`). Publishing copies the key's
+   * current row, whatever the row says now, so replays and re-publications are always right.
+   */
+  | { kind: 'trusted-relay-key'; publicKey: string };
 
 export interface OutboxRow {
   id: string;
@@ -37,11 +43,21 @@ export interface OutboxRow {
 export type PublishOutboxRow = (row: OutboxRow) => Promise<void>;
 
 /** What publishing a row means: an invalidation (one step, see `InvalidationScheduler.publish`) or a relay key. */
-export function outboxPublisher(deps: { invalidations: Pick<InvalidationScheduler, 'publish'>; relayKeys: Pick<RelayKeyCache, 'publish' | 'remove'> }): PublishOutboxRow {
+export function outboxPublisher(deps: {
+  invalidations: Pick<InvalidationScheduler, 'publish'>;
+  relayKeys: Pick<RelayKeyCache, 'publish' | 'remove'>;
+  trustedKeys: Pick<TrustedRelayKeyCache, 'publish' | 'remove'>;
+  /** The trusted key's name in PostgreSQL now, or null when it is not trusted. */
+  trustedKeyName(publicKey: string): Promise<string | null>;
+}): PublishOutboxRow {
   return async (row) => {
     const entry = row.entry;
     if (entry.kind === 'invalidation') await deps.invalidations.publish(entry.change, row.token);
-    else if (entry.publicKey === null) await deps.relayKeys.remove(entry.relayId);
+    else if (entry.kind === 'trusted-relay-key') {
+      const name = await deps.trustedKeyName(entry.publicKey);
+      if (name === null) await deps.trustedKeys.remove(entry.publicKey);
+      else await deps.trustedKeys.publish(entry.publicKey, name);
+    } else if (entry.publicKey === null) await deps.relayKeys.remove(entry.relayId);
     else await deps.relayKeys.publish(entry.relayId, entry.publicKey);
   };
 }
@@ -68,11 +84,24 @@ export function rootTransaction(ctx: object): object {
   return current;
 }
 
+/**
+ * The column that serialises an entry's publication (`relay_id`): a relay's rows, and a trusted
+ * key's rows under a UUID derived from the key, are published one at a time in id order.
+ */
+function orderingId(entry: OutboxEntry): string | null {
+  if (entry.kind === 'relay-key') return entry.relayId;
+  if (entry.kind === 'trusted-relay-key') {
+    const hex = createHash('sha256').update(`trusted-relay-key:${entry.publicKey}`).digest('hex');
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  }
+  return null;
+}
+
 /** Inserts rows on `ctx` (the transaction of the change) and returns their ids. */
 export async function insertOutboxRows(em: EntityManager, ctx: object, entries: readonly OutboxEntry[]): Promise<string[]> {
   if (entries.length === 0) return [];
   const params: unknown[] = [];
-  for (const entry of entries) params.push(entry.kind, entry.kind === 'relay-key' ? entry.relayId : null, JSON.stringify(entry));
+  for (const entry of entries) params.push(entry.kind, orderingId(entry), JSON.stringify(entry));
   const values = entries.map(() => '(?, ?, ?::jsonb)').join(', ');
   const rows = await sqlOf(em, ctx)(`insert into "config_outbox" ("kind", "relay_id", "payload") values ${values} returning "id"`, params);
   const ids = rows.map((r) => String(r.id));

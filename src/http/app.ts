@@ -6,6 +6,7 @@ import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { probesRouter } from './probes';
 import { refuseDeclaredOversize } from './raw-body';
+import { requestMetrics } from './request-metrics';
 import { projectConfigsRoute, relaysRouter } from './routes/relays';
 
 /**
@@ -19,6 +20,8 @@ export function createApp(container: Container): Express {
   app.set('x-powered-by', false);
   app.set('trust proxy', container.settings.trustProxy);
   setSystemUrlPrefix(app, container.settings.systemUrlPrefix);
+
+  app.use(requestMetrics(container.metrics));
 
   // The hot path first, before any other route is considered.
   app.post('/api/0/relays/projectconfigs/', ...projectConfigsRoute(container));

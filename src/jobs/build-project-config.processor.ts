@@ -26,6 +26,7 @@ export function createBuildProcessor(deps: JobDeps) {
     const { written, refused } = await deps.cache.writeIfCurrent(computed.configs, startedAt, deps.settings.configCacheTtlS, claimToken);
     timer();
     reportConfigFailures(deps, computed.failures, 'build');
+    for (const failure of computed.failures) await deps.buildFailures.record([failure.publicKey], failure).catch(() => undefined);
     deps.metrics.projectConfigBuilds.inc({ trigger: 'build' }, written.length);
     deps.metrics.buildJobKeys.observe(publicKeys.length);
     deps.metrics.buildJobQueries.observe(queries);
@@ -38,9 +39,10 @@ export function createBuildProcessor(deps: JobDeps) {
 }
 
 /** After the last attempt failed: free the claims so Relay's next poll schedules the keys again. */
-export async function releaseClaimsOfFailedJob(deps: Pick<JobDeps, 'cache' | 'metrics' | 'logger'>, job: Job<BuildJobData> | undefined, error: Error): Promise<void> {
+export async function releaseClaimsOfFailedJob(deps: Pick<JobDeps, 'cache' | 'metrics' | 'logger' | 'buildFailures'>, job: Job<BuildJobData> | undefined, error: Error): Promise<void> {
   deps.metrics.buildJobsFailed.inc();
   if (!job) return;
+  await deps.buildFailures.record(job.data.publicKeys, { reason: 'job_failed', message: error.message }).catch(() => undefined);
   const exhausted = job.attemptsMade >= (job.opts.attempts ?? 1);
   deps.logger.warn({ jobId: job.id, attempt: job.attemptsMade, exhausted, err: error.message }, 'build job failed');
   if (exhausted) await deps.cache.releaseClaims(job.data.publicKeys, job.data.claimToken).catch(() => undefined);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { CachedConfigScan } from '../caches/config-format';
+import type { BuildFailureLog } from '../caches/build-failures';
 import type { ConfigGenerations } from '../caches/config-generations';
 import type { ProjectConfigCache } from '../caches/project-config-cache';
 import type { RelayKeyCache } from '../caches/relay-key-cache';
@@ -19,6 +20,8 @@ export interface JobDeps {
   relayKeys: RelayKeyCache;
   metrics: Metrics;
   logger: Logger;
+  /** The last failed build of each key, for `configs status`. */
+  buildFailures: BuildFailureLog;
   /** Whether build jobs are waiting or running anywhere (invalidations make way for them). */
   buildsPending(): Promise<boolean>;
 }

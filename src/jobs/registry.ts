@@ -5,7 +5,7 @@ import type { EmailVerificationJobData } from '../queues/email-verification.queu
 import type { InvalidateJobData } from '../queues/invalidate.queue';
 import type { RecomputeAllJobData } from '../queues/recompute-all.queue';
 import { RELAY_PRUNE_EVERY_MS, RELAY_PRUNE_SCHEDULER, type RelayPruneJobData } from '../queues/relay-prune.queue';
-import { createQueue, type JobRetention } from '../queues/queue-factory';
+import { createQueue, type JobHistory, type JobRetention } from '../queues/queue-factory';
 import { createBuildProcessor, releaseClaimsOfFailedJob } from './build-project-config.processor';
 import type { JobDeps } from './deps';
 import { createInvalidateProcessor } from './invalidate-project-config.processor';
@@ -23,7 +23,7 @@ import { createRemoveUnverifiedMembersProcessor } from './remove-unverified-memb
 export interface JobKind<Data, Name extends string> {
   /** The BullMQ queue name (DESIGN.md): stable, since queued jobs outlive a deploy. */
   queue: string;
-  /** The job name, as Bull Board shows it. */
+  /** The job name of scheduled (repeated) jobs; others are named by `nameOf`. */
   jobName: Name;
   retention: JobRetention;
   /** Jobs of this kind one worker process runs at once. */
@@ -45,21 +45,21 @@ const defineJobKind = <Data, Name extends string>(kind: JobKind<Data, Name>) => 
 export const INVALIDATION_CONCURRENCY = 1;
 
 export const jobKinds = {
-  build: defineJobKind<BuildJobData, 'build'>({
+  build: defineJobKind<BuildJobData, string>({
     queue: 'relay-config-build',
     jobName: 'build',
-    retention: { attempts: 3, backoffMs: 200, keepFailedS: 24 * 3600 },
+    retention: { attempts: 3, backoffMs: 200 },
     concurrency: (settings) => settings.workerConcurrency,
     processor: createBuildProcessor,
     onFailed: releaseClaimsOfFailedJob,
     describe: (data) => ({ keys: data.publicKeys.length }),
   }),
-  invalidate: defineJobKind<InvalidateJobData, 'invalidate'>({
+  invalidate: defineJobKind<InvalidateJobData, string>({
     queue: 'relay-config-invalidate',
     jobName: 'invalidate',
     // A committed change rides on this job once its outbox row is gone: it retries for days
     // (e.g. through a PostgreSQL outage), never giving up after a few seconds.
-    retention: { attempts: 100_000, backoffMs: 500, maxBackoffMs: 10_000, keepFailedS: 24 * 3600 },
+    retention: { attempts: 100_000, backoffMs: 500, maxBackoffMs: 10_000 },
     // Safe to run again after a worker died holding it (an invalidation is idempotent).
     maxStalledCount: 1000,
     concurrency: () => INVALIDATION_CONCURRENCY,
@@ -70,7 +70,7 @@ export const jobKinds = {
     queue: 'relay-config-recompute-all',
     jobName: 'recompute-all',
     // A failed walk starts over (rewriting a config twice is harmless), so it may retry for a while.
-    retention: { attempts: 10, backoffMs: 5000, keepFailedS: 7 * 24 * 3600 },
+    retention: { attempts: 10, backoffMs: 5000 },
     // One walk at a time per process; a second process's walk only rewrites the same configs.
     concurrency: () => 1,
     processor: createRecomputeAllProcessor,
@@ -79,7 +79,7 @@ export const jobKinds = {
   'email-verification': defineJobKind<EmailVerificationJobData, 'remove-unverified-members'>({
     queue: 'organization-email-verification',
     jobName: 'remove-unverified-members',
-    retention: { attempts: 10_000, backoffMs: 1000, maxBackoffMs: 60_000, keepFailedS: 7 * 24 * 3600 },
+    retention: { attempts: 10_000, backoffMs: 1000, maxBackoffMs: 60_000 },
     maxStalledCount: 1000,
     // Rare and small: one at a time, apart from the config queues.
     concurrency: () => 1,
@@ -89,7 +89,7 @@ export const jobKinds = {
   'relay-prune': defineJobKind<RelayPruneJobData, 'prune-relays'>({
     queue: 'relay-prune',
     jobName: 'prune-relays',
-    retention: { attempts: 3, backoffMs: 10_000, keepFailedS: 7 * 24 * 3600 },
+    retention: { attempts: 3, backoffMs: 10_000 },
     concurrency: () => 1,
     processor: createPruneRelaysProcessor,
     describe: () => ({}),
@@ -127,11 +127,11 @@ export function checkJobRegistry(kinds: Record<string, JobKind<unknown, string>>
 }
 
 /** The queues of every job kind on one connection and prefix. */
-export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
+export function createQueues(connection: ConnectionOptions, prefix: string, history: JobHistory): Queues {
   const queues = {} as Record<JobKindName, Queue>;
   for (const name of JOB_KIND_NAMES) {
     const kind = jobKind(name);
-    queues[name] = createQueue(kind.queue, connection, prefix, kind.retention);
+    queues[name] = createQueue(kind.queue, connection, prefix, kind.retention, history);
   }
   return queues as unknown as Queues;
 }

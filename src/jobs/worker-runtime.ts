@@ -6,6 +6,7 @@ import { createWorkerRedis, type Redis } from '../caches/redis';
 import { createRelayKeyCache } from '../caches/relay-key-cache';
 import type { Container } from '../container';
 import { scheduleUpgradeRecompute } from '../services/configs';
+import { createBuildFailureLog } from '../caches/build-failures';
 import type { JobDeps } from './deps';
 import { CONFIG_FORMAT } from '../relay-config/project-config';
 import { JOB_KIND_NAMES, jobKind, type JobKindName } from './registry';
@@ -34,6 +35,7 @@ export function workerJobDeps(container: Container, connection: Redis): JobDeps 
     cache: createRedisProjectConfigCache(connection, layout, { claimTtlS: settings.buildClaimTtlS }),
     cachedConfigs: createCachedConfigScan(connection, layout),
     relayKeys: createRelayKeyCache(connection, layout),
+    buildFailures: createBuildFailureLog(connection, layout),
     metrics: container.metrics,
     logger: container.logger,
     async buildsPending() {

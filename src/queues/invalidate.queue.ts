@@ -9,7 +9,7 @@ export type InvalidateJobData = InvalidationScope & {
   trigger: string;
 };
 
-export type InvalidateQueue = Queue<InvalidateJobData, void, 'invalidate'>;
+export type InvalidateQueue = Queue<InvalidateJobData, void, string>;
 
 /** A committed change that affects configs; `disabledKeys` are keys taken out of use (deleted). */
 export interface ConfigChange {
@@ -31,6 +31,13 @@ export interface InvalidationScheduler {
   schedule(changes: readonly ConfigChange[]): Promise<number>;
 }
 
+/** `invalidate project 12 (project.edit)`: the scope and the trigger, as Bull Board lists them. */
+export function invalidateJobName(change: ConfigChange): string {
+  const scope = change.scope;
+  const id = scope.scope === 'organization' ? scope.organizationId : scope.scope === 'project' ? scope.projectId : scope.scope === 'template' ? scope.templateId : `${scope.publicKey.slice(0, 8)}…`;
+  return `invalidate ${scope.scope} ${id} (${change.trigger})`;
+}
+
 /** The producer side of invalidations, on the fail-fast connection (a failed publish is retried by its caller). */
 export function createInvalidationScheduler(
   queue: Pick<InvalidateQueue, 'add'>,
@@ -44,7 +51,7 @@ export function createInvalidationScheduler(
     const needsJob = await generations.recordChange(change.scope, token);
     if (change.disabledKeys?.length) await cache.disableCached(change.disabledKeys);
     if (!needsJob) return false;
-    await queue.add('invalidate', { ...change.scope, trigger: change.trigger }, { delay: delayMs });
+    await queue.add(invalidateJobName(change), { ...change.scope, trigger: change.trigger }, { delay: delayMs });
     onScheduled?.(change);
     return true;
   }

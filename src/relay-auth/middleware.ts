@@ -1,7 +1,9 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { RelayKeyCache } from '../caches/relay-key-cache';
+import type { TrustedRelayKeyCache } from '../caches/trusted-relay-key-cache';
 import { UnauthorizedError } from '../errors';
-import type { InternalPolicy } from './internal-policy';
+import type { InternalPolicy, InternalReason } from './internal-policy';
+import type { RefusalReason, RelayRefusals } from './refusals';
 import { parseRelayPublicKey, verifyRelaySignature } from './keys';
 import { UUID_RE } from '../formats';
 
@@ -9,8 +11,10 @@ import { UUID_RE } from '../formats';
 export interface AuthenticatedRelay {
   relayId: string;
   publicKey: string;
-  /** Decided for this request (whitelist, static internal, or internal caller address). */
+  /** Decided for this request (whitelist, trusted list, static internal, or internal caller address). */
   internal: boolean;
+  /** Which rule made it internal (null: none). */
+  internalBy: InternalReason | null;
   isStatic: boolean;
 }
 
@@ -25,19 +29,29 @@ declare module 'express-serve-static-core' {
 /** Max age of ordinary signed calls. */
 export const SIGNATURE_MAX_AGE_S = 300;
 
-const fail = (detail: string) => new UnauthorizedError(detail);
+export interface RelayAuthDeps {
+  relayKeys: RelayKeyCache;
+  trustedKeys: TrustedRelayKeyCache;
+  policy: InternalPolicy;
+  refusals: RelayRefusals;
+}
 
 /**
  * Verifies `X-Sentry-Relay-Signature` over the raw body (mount `express.raw` before it) and
- * attaches the relay and the parsed body. 401 bodies as Sentry sends them (PROTOCOL.md §2).
+ * attaches the relay and the parsed body. 401 bodies as Sentry sends them (PROTOCOL.md §2); the
+ * operator sees the reason in the log and in `relay_auth_refusals_total`.
  */
-export function relayAuth(deps: { relayKeys: RelayKeyCache; policy: InternalPolicy }): RequestHandler {
+export function relayAuth(deps: RelayAuthDeps, endpoint: 'projectconfigs' | 'publickeys'): RequestHandler {
   const staticKeys = new Map<string, ReturnType<typeof parseRelayPublicKey>>();
   return async (req: Request, _res: Response, next: NextFunction) => {
+    const fail = (detail: string, reason: RefusalReason) => {
+      deps.refusals.report(req, endpoint, reason);
+      return new UnauthorizedError(detail);
+    };
     const relayId = req.get('x-sentry-relay-id');
-    if (!relayId || !UUID_RE.test(relayId)) throw fail('Invalid relay ID');
+    if (!relayId || !UUID_RE.test(relayId)) throw fail('Invalid relay ID', 'invalid_relay_id');
     const signature = req.get('x-sentry-relay-signature');
-    if (!signature) throw fail('Missing relay signature');
+    if (!signature) throw fail('Missing relay signature', 'missing_signature');
 
     const staticRelay = deps.policy.staticRelay(relayId);
     let publicKey: string;
@@ -48,28 +62,24 @@ export function relayAuth(deps: { relayKeys: RelayKeyCache; policy: InternalPoli
       key = staticKeys.get(relayId);
     } else {
       const found = await deps.relayKeys.get(relayId);
-      if (!found) throw fail('Unknown relay');
+      if (!found) throw fail('Unknown relay', 'unknown_relay');
       publicKey = found.publicKey;
       key = found.key;
     }
-    if (!key) throw fail('Unknown relay');
+    if (!key) throw fail('Unknown relay', 'unknown_relay');
 
     const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const verified = verifyRelaySignature(key, body, signature, SIGNATURE_MAX_AGE_S);
-    if (typeof verified === 'string') throw fail('Invalid relay signature');
+    if (typeof verified === 'string') throw fail('Invalid relay signature', verified === 'expired' ? 'signature_too_old' : 'bad_signature');
     if (body.length > 0) {
       try {
         req.relayBody = JSON.parse(body.toString('utf8'));
       } catch {
-        throw fail('Invalid relay signature');
+        throw fail('Invalid relay signature', 'bad_signature');
       }
     }
-    req.relay = {
-      relayId,
-      publicKey,
-      internal: deps.policy.isInternalRequest(relayId, publicKey, req.ip),
-      isStatic: staticRelay !== undefined,
-    };
+    const internalBy = deps.policy.classify(relayId, publicKey, req.ip, await deps.trustedKeys.current());
+    req.relay = { relayId, publicKey, internal: internalBy !== null, internalBy, isStatic: staticRelay !== undefined };
     next();
   };
 }

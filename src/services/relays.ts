@@ -1,5 +1,9 @@
 import { LockMode } from '@mikro-orm/core';
+import type { RelayActivity } from '../caches/relay-activity';
 import type { RelayKeyCache } from '../caches/relay-key-cache';
+import type { TrustedRelayKeyCache } from '../caches/trusted-relay-key-cache';
+import type { Settings } from '../config/settings';
+import type { InternalPolicy } from '../relay-auth/internal-policy';
 import { Relay, RelayUsage } from '../db/entities';
 import type { Orm } from '../db/orm';
 import { writeOutbox } from '../db/outbox';
@@ -133,4 +137,29 @@ export async function removeRelay(deps: Pick<RelayServiceDeps, 'orm'>, relayId: 
     await writeOutbox(em, [{ kind: 'relay-key', relayId, publicKey: null }]);
     return true;
   });
+}
+
+/** A relay as `relays list` shows it: registration, what trusts it, and its last config fetch. */
+export interface RelayOverview extends RegisteredRelay {
+  /** Static relays (`RELAY_STATIC_AUTH`) are never registered. */
+  source: 'registered' | 'static';
+  /** What makes it internal whatever its address: the setting, the trusted list, a static entry; null: only its address could. */
+  trustedBy: 'setting' | 'trusted-list' | 'static' | null;
+  /** Its last config fetch and the rule that applied then (`internal-cidr` included), if any. */
+  lastConfigFetch: { at: Date; internalBy: string | null } | null;
+}
+
+/** Registered and static relays with their trust and last fetch (no address: `internal-cidr` shows in the last fetch only). */
+export async function relayOverview(deps: Pick<RelayServiceDeps, 'orm'> & { policy: InternalPolicy; trustedKeys: TrustedRelayKeyCache; activity: RelayActivity; settings: Pick<Settings, 'relayStaticAuth'> }): Promise<RelayOverview[]> {
+  const registered = await listRelays(deps);
+  const statics = Object.entries(deps.settings.relayStaticAuth).map(([relayId, r]): RegisteredRelay => ({ relayId, publicKey: r.publicKey, firstSeen: new Date(0), lastSeen: new Date(0), versions: [] }));
+  const trusted = await deps.trustedKeys.current();
+  const all = [...registered.map((r) => ({ relay: r, source: 'registered' as const })), ...statics.map((r) => ({ relay: r, source: 'static' as const }))];
+  const fetches = await deps.activity.lastConfigFetches(all.map((e) => e.relay.relayId));
+  return all.map(({ relay, source }) => ({
+    ...relay,
+    source,
+    trustedBy: deps.policy.classify(relay.relayId, relay.publicKey, undefined, trusted) as RelayOverview['trustedBy'],
+    lastConfigFetch: fetches.get(relay.relayId) ?? null,
+  }));
 }

@@ -3,6 +3,7 @@ import { configCommands } from './configs';
 import { dataCommands } from './data';
 import { invalidateCommands } from './invalidate';
 import { relayCommands } from './relays';
+import { statusCommands } from './status';
 import { userCommands } from './users';
 import { verifyCommands } from './verify';
 
@@ -15,4 +16,5 @@ export const commands: Record<string, Command> = {
   ...verifyCommands,
   ...userCommands,
   ...relayCommands,
+  ...statusCommands,
 };

@@ -3,7 +3,7 @@ import { Organization, OrganizationAvatar, OrganizationOption } from './organiza
 import { ProjectKey } from './project-key.entity';
 import { ProjectTemplate, ProjectTemplateOption } from './project-template.entity';
 import { Project, ProjectOption } from './project.entity';
-import { Relay, RelayUsage } from './relay.entity';
+import { Relay, RelayUsage, TrustedRelayKey } from './relay.entity';
 import { SystemOption } from './system-option.entity';
 import { Team } from './team.entity';
 import { ApiToken, OrganizationMember, User, UserPermission } from './user.entity';
@@ -31,6 +31,7 @@ export const allEntities = [
   ProjectKey,
   Relay,
   RelayUsage,
+  TrustedRelayKey,
   User,
   UserPermission,
   ApiToken,

@@ -30,3 +30,15 @@ export const RelayUsage = defineEntity({
   },
 });
 export type RelayUsage = InferEntity<typeof RelayUsage>;
+
+/** A relay key the operator trusts as internal (`relays trust`), beside `RELAY_WHITELIST_PK`. */
+export const TrustedRelayKey = defineEntity({
+  name: 'TrustedRelayKey',
+  tableName: 'trusted_relay_key',
+  properties: {
+    publicKey: p.string().length(64).primary(),
+    name: p.string().length(200).default(''),
+    createdAt: p.datetime().onCreate(() => new Date()),
+  },
+});
+export type TrustedRelayKey = InferEntity<typeof TrustedRelayKey>;

@@ -77,7 +77,13 @@ export function projectConfigsHandler(container: Container) {
 
   return async (req: Request, res: Response): Promise<void> => {
     const relay = req.relay!;
-    service.authorize(relay);
+    container.relayActivity.noteConfigFetch(relay.relayId, relay.internalBy);
+    try {
+      service.authorize(relay);
+    } catch (error) {
+      container.relayRefusals.report(req, 'projectconfigs', 'not_internal', relay.relayId);
+      throw error;
+    }
     const query = req.query.version; // Express 5 parses the query string on every access
     const version = typeof query === 'string' ? query : query === undefined ? '1' : '';
     if (!['1', '2', '3'].includes(version)) throw new RelayStringError('unsupported_version', 'Unsupported version, we only support versions 1 to 3.');
@@ -89,6 +95,7 @@ export function projectConfigsHandler(container: Container) {
     } else if (version === '2') {
       sendJson(res, await service.versionTwo(relay, requestedKeys(request).keys));
     } else {
+      if (!relay.internal) container.relayRefusals.report(req, 'projectconfigs', 'not_internal', relay.relayId);
       res.json(await service.versionOne(relay, [...new Set((request.projects ?? []).map(Number))]));
     }
   };

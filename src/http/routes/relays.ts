@@ -5,7 +5,8 @@ import { Relay } from '../../db/entities';
 import { BadRequestError, RelayRegistrationError, TooManyRequestsError, ValidationError } from '../../errors';
 import { parseRelayPublicKey, verifyRelaySignature } from '../../relay-auth/keys';
 import { UUID_RE } from '../../formats';
-import { relayAuth } from '../../relay-auth/middleware';
+import { relayAuth, type RelayAuthDeps } from '../../relay-auth/middleware';
+import type { RefusalReason } from '../../relay-auth/refusals';
 import { createRegistrationToken, verifyRegistrationToken } from '../../relay-auth/registration-token';
 import { recordRelayRegistration } from '../../services/relays';
 import { rawBody } from '../raw-body';
@@ -59,11 +60,26 @@ function parseRegistrationBody<T>(req: Request, schema: z.ZodType<T>): T {
   return parsed.data;
 }
 
+/** What the signature middleware needs from the container. */
+function relayAuthDeps(container: Container): RelayAuthDeps {
+  return {
+    relayKeys: container.relayKeys,
+    trustedKeys: container.trustedKeys,
+    policy: container.internalPolicy,
+    refusals: container.relayRefusals,
+  };
+}
+
 export function relaysRouter(container: Container): Router {
   const { settings, internalPolicy: policy } = container;
   const router = Router();
   const raw = rawBody(RAW_BODY_LIMIT);
-  const differentKey = () => invalid('Attempted to register agent with a different public key');
+  /** A registration refusal the operator should hear about (the Relay gets Sentry's body). */
+  const refused = <E extends Error>(req: Request, reason: RefusalReason, error: E): E => {
+    container.relayRefusals.report(req, 'register', reason);
+    return error;
+  };
+  const differentKey = (req: Request) => refused(req, 'key_mismatch', invalid('Attempted to register agent with a different public key'));
 
   // Before anything is read: a flood is refused at the cost of one Redis script per request.
   router.use('/register', async (req: Request, _res: Response, next) => {
@@ -76,18 +92,20 @@ export function relaysRouter(container: Container): Router {
     const body = parseRegistrationBody(req, challengeSchema);
     const publicKey = body.public_key;
     const isStatic = policy.staticRelay(body.relay_id) !== undefined;
-    if (!settings.relayOpenRegistration && !isStatic && !policy.isInternalRequest(body.relay_id, publicKey, req.ip)) {
-      throw new RelayRegistrationError('relay_registration_refused', 'Relay is not allowed to register');
+    if (!settings.relayOpenRegistration && !isStatic && !policy.isInternalRequest(body.relay_id, publicKey, req.ip, await container.trustedKeys.current())) {
+      throw refused(req, 'not_allowed_to_register', new RelayRegistrationError('relay_registration_refused', 'Relay is not allowed to register'));
     }
     const signature = req.get('x-sentry-relay-signature');
     if (!signature) throw invalid('Missing relay signature');
     const key = parseRelayPublicKey(publicKey);
     if (!key) throw invalid('Invalid public key');
     const verified = verifyRelaySignature(key, req.body as Buffer, signature, REGISTRATION_MAX_AGE_S);
-    if (typeof verified === 'string') throw invalid(verified === 'expired' ? 'Signature expired' : 'Invalid relay signature');
+    if (typeof verified === 'string') {
+      throw refused(req, verified === 'expired' ? 'signature_too_old' : 'bad_signature', invalid(verified === 'expired' ? 'Signature expired' : 'Invalid relay signature'));
+    }
     if (body.relay_id !== req.get('x-sentry-relay-id')) throw invalid('relay_id in payload did not match header');
     const knownKey = policy.staticRelay(body.relay_id)?.publicKey ?? (await container.orm.em.fork().findOne(Relay, { relayId: body.relay_id }))?.publicKey;
-    if (knownKey !== undefined && knownKey !== publicKey) throw differentKey();
+    if (knownKey !== undefined && knownKey !== publicKey) throw differentKey(req);
     res.json({ relay_id: body.relay_id, token: createRegistrationToken(await container.systemSecret(), body.relay_id, publicKey) });
   });
 
@@ -96,19 +114,19 @@ export function relaysRouter(container: Container): Router {
     const signature = req.get('x-sentry-relay-signature');
     if (!signature) throw invalid('Missing relay signature');
     const token = verifyRegistrationToken(body.token, await container.systemSecret(), REGISTRATION_MAX_AGE_S);
-    if (token === 'expired') throw new RelayRegistrationError('relay_challenge_expired', 'Challenge expired');
+    if (token === 'expired') throw refused(req, 'token_expired', new RelayRegistrationError('relay_challenge_expired', 'Challenge expired'));
     if (token === 'invalid') throw invalid('Invalid registration token');
     const key = parseRelayPublicKey(token.publicKey);
     const verified = key ? verifyRelaySignature(key, req.body as Buffer, signature, REGISTRATION_MAX_AGE_S) : 'malformed';
-    if (typeof verified === 'string') throw invalid('Invalid relay signature');
+    if (typeof verified === 'string') throw refused(req, 'bad_signature', invalid('Invalid relay signature'));
     if (token.relayId !== body.relay_id || body.relay_id !== req.get('x-sentry-relay-id')) throw invalid('relay_id in payload did not match header');
     const staticRelay = policy.staticRelay(body.relay_id);
     if (staticRelay) {
-      if (staticRelay.publicKey !== token.publicKey) throw differentKey();
+      if (staticRelay.publicKey !== token.publicKey) throw differentKey(req);
     } else {
       // A token issued before the relay registered (with another key) must not re-key it.
       const outcome = await recordRelayRegistration(container, { relayId: body.relay_id, publicKey: token.publicKey, version: body.version });
-      if (outcome === 'different-public-key') throw differentKey();
+      if (outcome === 'different-public-key') throw differentKey(req);
     }
     res.json({ relay_id: body.relay_id });
   });
@@ -117,7 +135,7 @@ export function relaysRouter(container: Container): Router {
     res.json({ is_healthy: true });
   });
 
-  const authenticated = [raw, relayAuth({ relayKeys: container.relayKeys, policy })];
+  const authenticated = [raw, relayAuth(relayAuthDeps(container), 'publickeys')];
 
   router.post('/publickeys/', ...authenticated, async (req: Request, res: Response) => {
     const relayIds = (req.relayBody as { relay_ids?: unknown } | undefined)?.relay_ids;
@@ -126,9 +144,10 @@ export function relaysRouter(container: Container): Router {
     }
     const relays: Record<string, { publicKey: string; internal: boolean } | null> = {};
     const publicKeys: Record<string, string | null> = {};
+    const trusted = await container.trustedKeys.current();
     for (const relayId of new Set(relayIds as string[])) {
       const found = policy.staticRelay(relayId)?.publicKey ?? (UUID_RE.test(relayId) ? (await container.relayKeys.get(relayId))?.publicKey : undefined);
-      relays[relayId] = found ? { publicKey: found, internal: policy.isInternalRelay(relayId, found) } : null;
+      relays[relayId] = found ? { publicKey: found, internal: policy.isInternalRelay(relayId, found, trusted) } : null;
       publicKeys[relayId] = found ?? null;
     }
     res.json({ relays, public_keys: publicKeys });
@@ -142,5 +161,5 @@ export function relaysRouter(container: Container): Router {
  * everything else): it is the hot path, and a nested router only adds work per request.
  */
 export function projectConfigsRoute(container: Container): RequestHandler[] {
-  return [rawBody(RAW_BODY_LIMIT), relayAuth({ relayKeys: container.relayKeys, policy: container.internalPolicy }), projectConfigsHandler(container)];
+  return [rawBody(RAW_BODY_LIMIT), relayAuth(relayAuthDeps(container), 'projectconfigs'), projectConfigsHandler(container)];
 }
