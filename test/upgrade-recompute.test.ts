@@ -98,6 +98,8 @@ describe('upgrade without a gap', () => {
 
   it('a stamp of this format or a newer one (an older worker starting mid-rollout) schedules nothing; no stamp or an older one schedules one job per format', async () => {
     const queues = server.container.queues;
+    // The earlier test's finished job stays in the history (JOBS_KEEP_COMPLETED_S) under the same id.
+    await queues['recompute-all'].obliterate({ force: true });
     const cachedConfigs = createCachedConfigScan(redis(), layout());
     await redis().set(layout().configFormat, String(CONFIG_FORMAT));
     expect(await scheduleUpgradeRecompute({ queues, cachedConfigs })).toBe(false);
