@@ -32,8 +32,8 @@ export interface Proc {
 export async function startProcess(name: string, script: string, env: NodeJS.ProcessEnv, port: number, args: string[] = [], readyText?: string): Promise<Proc> {
   const child = spawn(process.execPath, [path.join(DIST, script), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
@@ -61,7 +61,7 @@ export async function startProcess(name: string, script: string, env: NodeJS.Pro
     cpuMs() {
       try {
         // Fields 14 and 15 of /proc/<pid>/stat: utime and stime in clock ticks (100 per second).
-        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
         return (Number(fields[11]) + Number(fields[12])) * 10;
       } catch {
         return 0;

@@ -159,7 +159,7 @@ export async function hammer(baseUrl: string, prepared: PreparedRequest[], conne
   await Promise.all(
     Array.from({ length: connections }, async () => {
       while (Date.now() < stopAt) {
-        const item = prepared[next++ % prepared.length]!;
+        const item = prepared[next++ % prepared.length];
         const t0 = process.hrtime.bigint();
         const reply = await sendCounted(url, agent, item);
         latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);

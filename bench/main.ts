@@ -68,7 +68,7 @@ async function hotPath(b: Bench, env: NodeJS.ProcessEnv, redisUrl: string, prefi
   const expressFloor = await startFloor(true);
   try {
     const bodies = Array.from({ length: 64 }, (_, i) => {
-      const keys = Array.from({ length: KEYS_PER_HOT_REQUEST }, (_, j) => hot.publicKeys[(i * 37 + j * 13) % hot.publicKeys.length]!);
+      const keys = Array.from({ length: KEYS_PER_HOT_REQUEST }, (_, j) => hot.publicKeys[(i * 37 + j * 13) % hot.publicKeys.length]);
       return b.relay.prepare('/api/0/relays/projectconfigs/?version=3', { publicKeys: [...new Set(keys)], fullConfig: true });
     });
     // Warm both (the API has far more code for the JIT to optimise), then measure both.
@@ -97,7 +97,7 @@ async function hotPath(b: Bench, env: NodeJS.ProcessEnv, redisUrl: string, prefi
       }
     }
     const summary = (t: Run) => {
-      const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+      const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
       return { perSecond: t.requests / t.seconds, errors: t.errors, p50Ms: median(t.p50), p99Ms: median(t.p99), bytesPerReply: t.bytes / Math.max(1, t.requests), cpuMsPerRequest: t.cpuMs / Math.max(1, t.requests) };
     };
     const service = summary(runs.service);
@@ -168,7 +168,7 @@ async function coldFill(b: Bench): Promise<void> {
     perJob[size] = (queries1 - queries0) / Math.max(1, jobs1 - jobs0);
   }
   const constant = perJob[1] === perJob[50] && perJob[50] === perJob[500];
-  b.figures.push({ name: 'SQL statements per build job (1 / 50 / 500 keys)', value: perJob[500]!, unit: 'queries', detail: `${perJob[1]} / ${perJob[50]} / ${perJob[500]}`, goal: 'the same for every size', ok: constant });
+  b.figures.push({ name: 'SQL statements per build job (1 / 50 / 500 keys)', value: perJob[500], unit: 'queries', detail: `${perJob[1]} / ${perJob[50]} / ${perJob[500]}`, goal: 'the same for every size', ok: constant });
 }
 
 async function invalidation(b: Bench): Promise<void> {
@@ -176,7 +176,7 @@ async function invalidation(b: Bench): Promise<void> {
   const big = await seed(b.container.orm.em.fork(), { orgs: 1, projects: SIZES.invalidationProjects, keys: 1, slugPrefix: 'inval' });
   await b.relay.pollAll(big.publicKeys);
   const newRelay = new BenchRelay(b.api.url, b.agent).publicKey;
-  const putDone = await b.admin.putTrustedRelays(big.organizations[0]!.slug, [{ publicKey: newRelay, name: 'bench relay', description: 'added by the benchmark' }]);
+  const putDone = await b.admin.putTrustedRelays(big.organizations[0].slug, [{ publicKey: newRelay, name: 'bench relay', description: 'added by the benchmark' }]);
   const visibleAt = await waitUntil(async () => {
     const configs = await b.relay.pollAll(big.publicKeys);
     return [...configs.values()].every((c) => ((c as { config?: { trustedRelays?: string[] } }).config?.trustedRelays ?? []).includes(newRelay));
@@ -232,7 +232,7 @@ async function storm(b: Bench): Promise<void> {
     // Let this repetition's invalidations finish before the next one's fill alone.
     await waitUntil(async () => (await invalidated()) - invalidatedBefore >= stormed.organizations.length, 120_000).catch(() => undefined);
   }
-  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   const aloneMs = median(alone);
   const stormMs = median(during);
   const ratio = stormMs / aloneMs;

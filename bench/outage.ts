@@ -48,15 +48,15 @@ export async function outageScenario(agent: Agent, options: { changes: number; d
     };
     procs.push(await startProcess('outage-api', 'workers/api.js', { ...env, PORT: String(apiPort) }, apiPort));
     procs.push(await startProcess('outage-worker', 'workers/worker.js', { ...env, WORKER_PORT: String(workerPort) }, workerPort));
-    const relay = new BenchRelay(procs[0]!.url, agent);
+    const relay = new BenchRelay(procs[0].url, agent);
     await relay.register();
     await relay.pollAll(seeded.publicKeys);
-    const admin = await adminClient(container, procs[0]!.url);
+    const admin = await adminClient(container, procs[0].url);
 
     options.log(`outage: Redis cut for ${options.downMs / 1000} s while ${options.changes} changes are made`);
     const cutAt = Date.now();
     proxy.cut();
-    for (let i = 0; i < options.changes; i += 1) await admin.putSensitiveFields(seeded.organizations[i % orgs]!.slug, [`outage-${i}`]);
+    for (let i = 0; i < options.changes; i += 1) await admin.putSensitiveFields(seeded.organizations[i % orgs].slug, [`outage-${i}`]);
     const changesMs = Date.now() - cutAt;
     await new Promise((r) => setTimeout(r, Math.max(0, options.downMs - changesMs)));
     proxy.restore();

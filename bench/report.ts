@@ -15,8 +15,8 @@ const format = (value: number) => (Number.isInteger(value) ? String(value) : val
 export function printReport(result: { date: string; quick: boolean; cores: number; node: string; figures: Figure[] }): void {
   const rows = result.figures.map((f) => [f.name, `${format(f.value)} ${f.unit}`, f.goal ?? '', f.ok === undefined ? '' : f.ok ? 'met' : 'MISSED', f.detail ?? '']);
   const header = ['figure', 'value', 'goal', 'verdict', 'detail'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   const out = process.stdout;
   out.write(`\nrelay-config-server benchmark${result.quick ? ' (--quick: smaller sizes)' : ''}: ${result.date}, ${result.cores} cores, Node ${result.node}\n\n`);
   out.write(`${line(header)}\n${line(widths.map((w) => '-'.repeat(w)))}\n`);

@@ -154,7 +154,7 @@ export class RelayStringError extends AppError {
 /** A registration step refused with Sentry's `{"detail": …}` body and the status Sentry uses. */
 export class RelayRegistrationError extends AppError {
   constructor(code: 'relay_registration_invalid' | 'relay_challenge_expired' | 'relay_registration_refused', text: string, extra: Record<string, unknown> = {}) {
-    super(code, text, { detail: text, ...extra } as ErrorBody);
+    super(code, text, { detail: text, ...extra });
   }
 }
 

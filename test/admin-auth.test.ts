@@ -171,7 +171,7 @@ describe('organization list and pagination', () => {
     const link = first.headers.get('link')!;
     expect(link).toContain('rel="previous"; results="false"; cursor="2:-1:1"');
     expect(link).toContain('rel="next"; results="true"; cursor="2:1:0"');
-    const next = new URL(/<([^>]+)>; rel="next"/.exec(link)![1]!);
+    const next = new URL(/<([^>]+)>; rel="next"/.exec(link)![1]);
     expect(next.origin).toBe(container.settings.systemUrlPrefix);
     const second = await api.get(`${next.pathname}${next.search}`, user.token);
     expect(second.body.map((o: { slug: string }) => o.slug)).toEqual(['page-c']);

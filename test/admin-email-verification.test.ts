@@ -29,7 +29,7 @@ const em = () => container.orm.em.fork();
 /** Jobs ever added to the clean-up queue, from its event stream (completed jobs leave no other trace). */
 async function jobsAdded(): Promise<number> {
   const queue = container.queues['email-verification'];
-  const events = await container.redis.xrange(queue.keys.events!, '-', '+');
+  const events = await container.redis.xrange(queue.keys.events, '-', '+');
   return events.filter(([, fields]) => fields[0] === 'event' && fields[1] === 'added').length;
 }
 
@@ -68,9 +68,9 @@ describe('requireEmailVerification', () => {
       ['a-strict@unverified.example', EMAIL_VERIFICATION_ACTOR, null],
       ['b-strict@unverified.example', EMAIL_VERIFICATION_ACTOR, null],
     ]);
-    expect(removals[0]!.data).toMatchObject({ role: 'member', reason: 'email not verified' });
+    expect(removals[0].data).toMatchObject({ role: 'member', reason: 'email not verified' });
     const [edit] = await em().find(AuditLogEntry, { organization: { slug: 'strict' }, event: 'org.edit' });
-    expect(edit!.data).toEqual({ requireEmailVerification: 'from false to true' });
+    expect(edit.data).toEqual({ requireEmailVerification: 'from false to true' });
 
     // The audit log endpoint shows the removals.
     const log = await api.get('/api/0/organizations/strict/audit-logs/?event=member.remove');

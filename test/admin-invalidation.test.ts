@@ -26,7 +26,7 @@ describe('a trusted-relay PUT, as a Relay sees it', () => {
     const orgKeys = org.projects.flatMap((p) => p.publicKeys);
     const cached = orgKeys.filter((_, i) => i % 2 === 0);
     const uncached = orgKeys.filter((_, i) => i % 2 === 1);
-    const otherKey = other.projects[0]!.publicKeys[0]!;
+    const otherKey = other.projects[0].publicKeys[0];
     await relay.pollConfigs([...cached, otherKey]);
     const otherBefore = (await relay.pollConfigs([otherKey])).configs.get(otherKey);
 

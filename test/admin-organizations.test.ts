@@ -37,7 +37,7 @@ describe('POST /api/0/organizations/', () => {
     expect(res.body).toMatchObject({ slug: 'unicode-co', name: 'Ünïcode & Co.', status: { id: 'active', name: 'active' }, isEarlyAdopter: false, require2FA: false });
     expect(res.body.id).toMatch(/^\d+$/);
     expect(res.body.avatar).toEqual({ avatarType: 'letter_avatar', avatarUuid: null, avatarUrl: null });
-    expect((await auditOf('unicode-co', 'org.add'))[0]!.data).toEqual({ slug: 'unicode-co', name: 'Ünïcode & Co.' });
+    expect((await auditOf('unicode-co', 'org.add'))[0].data).toEqual({ slug: 'unicode-co', name: 'Ünïcode & Co.' });
 
     const given = await api.post('/api/0/organizations/', { name: 'Given', slug: 'given-slug' });
     expect(given.status).toBe(201);
@@ -128,7 +128,7 @@ describe('PUT /api/0/organizations/{org}/ settings', () => {
       'sentry:ingest-through-trusted-relays-only': 'enabled',
     });
     const [edit] = await auditOf('settings', 'org.edit');
-    expect(edit!.data).toMatchObject({ dataScrubber: 'to true', eventRetention: 'to 30', 'sentry:ingest-through-trusted-relays-only': 'to enabled' });
+    expect(edit.data).toMatchObject({ dataScrubber: 'to true', eventRetention: 'to 30', 'sentry:ingest-through-trusted-relays-only': 'to enabled' });
 
     // The settings reach the config of the organization's keys.
     const keys = await api.get('/api/0/projects/settings/web/keys/');
@@ -143,7 +143,7 @@ describe('PUT /api/0/organizations/{org}/ settings', () => {
     expect(unset.body.options).toEqual({});
     expect(await orgOptions('settings')).not.toHaveProperty('sentry:event_retention');
     const edits = await auditOf('settings', 'org.edit');
-    expect(edits[1]!.data).toEqual({ eventRetention: 'from 30 to null', 'sentry:ingest-through-trusted-relays-only': 'from enabled to null' });
+    expect(edits[1].data).toEqual({ eventRetention: 'from 30 to null', 'sentry:ingest-through-trusted-relays-only': 'from enabled to null' });
   });
 
   it('changes name and slug, refuses a slug in use, and records both changes', async () => {
@@ -155,7 +155,7 @@ describe('PUT /api/0/organizations/{org}/ settings', () => {
     const res = await api.put('/api/0/organizations/rename-me/', { name: 'Renamed', slug: 'renamed' });
     expect(res.body).toMatchObject({ name: 'Renamed', slug: 'renamed' });
     expect((await api.get('/api/0/organizations/rename-me/')).status).toBe(404);
-    expect((await auditOf('renamed', 'org.edit'))[0]!.data).toEqual({ name: 'from Rename me to Renamed', slug: 'from rename-me to renamed' });
+    expect((await auditOf('renamed', 'org.edit'))[0].data).toEqual({ name: 'from Rename me to Renamed', slug: 'from rename-me to renamed' });
   });
 
   it('answers 400 with every bad field at once, writing nothing', async () => {

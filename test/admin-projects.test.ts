@@ -48,8 +48,8 @@ describe('POST /api/0/teams/{org}/{team}/projects/', () => {
     });
     const keys = await em().find(ProjectKey, { project: Number(res.body.id) });
     expect(keys.map((k) => [k.status, k.label])).toEqual([['active', 'Default']]);
-    expect((await configOf(container, keys[0]!.publicKey)).disabled).toBe(false);
-    expect((await auditOf('create', 'project.add'))[0]!.data).toEqual({ slug: 'ios-app', name: 'iOS App', team: 'mobile' });
+    expect((await configOf(container, keys[0].publicKey)).disabled).toBe(false);
+    expect((await auditOf('create', 'project.add'))[0].data).toEqual({ slug: 'ios-app', name: 'iOS App', team: 'mobile' });
     expect(await auditOf('create', 'projectkey.add')).toHaveLength(1);
   });
 
@@ -99,7 +99,7 @@ describe('project settings', () => {
     expect(config.datascrubbingSettings).toMatchObject({ scrubIpAddresses: true, sensitiveFields: ['card'] });
     expect(config.datascrubbingSettings).not.toHaveProperty('scrubData');
     const [edit] = await auditOf('opts', 'project.edit');
-    expect(edit!.data).toMatchObject({ project: 'web', allowedDomains: 'to ["https://app.example.com","*.example.org"]', scrubIPAddresses: 'to true' });
+    expect(edit.data).toMatchObject({ project: 'web', allowedDomains: 'to ["https://app.example.com","*.example.org"]', scrubIPAddresses: 'to true' });
 
     const bad = await api.put('/api/0/projects/opts/web/', {
       allowedDomains: ['http://example.com:8080', 'ok.example.com'],
@@ -130,7 +130,7 @@ describe('project settings', () => {
     expect(res.body).toMatchObject({ name: 'Website', slug: 'website', platform: null });
     expect((await api.get('/api/0/projects/names/web/')).status).toBe(404);
     expect((await configOf(container, key.id)).slug).toBe('website');
-    expect((await auditOf('names', 'project.edit'))[0]!.data).toEqual({ project: 'website', name: 'from Web to Website', slug: 'from web to website', platform: 'from javascript to null' });
+    expect((await auditOf('names', 'project.edit'))[0].data).toEqual({ project: 'website', name: 'from Web to Website', slug: 'from web to website', platform: 'from javascript to null' });
     // An unchanged PUT records nothing.
     await api.put('/api/0/projects/names/website/', { name: 'Website' });
     expect(await auditOf('names', 'project.edit')).toHaveLength(1);
@@ -173,7 +173,7 @@ describe('project list, read and deletion', () => {
     expect((await api.get('/api/0/projects/gone/web/')).status).toBe(404);
     expect((await api.get('/api/0/organizations/gone/projects/')).body.map((p: { slug: string }) => p.slug)).toEqual(['stays']);
     expect((await api.delete('/api/0/projects/gone/web/')).status).toBe(404);
-    expect((await auditOf('gone', 'project.remove'))[0]!.data).toEqual({ slug: 'web', name: 'Web' });
+    expect((await auditOf('gone', 'project.remove'))[0].data).toEqual({ slug: 'web', name: 'Web' });
   });
 });
 
@@ -248,14 +248,14 @@ describe('project templates', () => {
     expect(updated.body.options).not.toHaveProperty('filters:web-crawlers');
     expect((await configOf(container, key.id)).config.allowedDomains).toEqual(['new.example.com']);
     const [edit] = await auditOf('tpl', 'projecttemplate.edit');
-    expect(edit!.data).toMatchObject({ name: 'from Web defaults to Web', 'sentry:origins': 'from ["tpl.example.com"] to ["new.example.com"]' });
+    expect(edit.data).toMatchObject({ name: 'from Web defaults to Web', 'sentry:origins': 'from ["tpl.example.com"] to ["new.example.com"]' });
 
     const deleted = await api.delete(`/api/0/organizations/tpl/project-templates/${id}/`);
     expect(deleted.status).toBe(204);
     expect((await api.get(`/api/0/organizations/tpl/project-templates/${id}/`)).status).toBe(404);
     expect((await api.get('/api/0/projects/tpl/web/')).body).toMatchObject({ templateId: null, allowedDomains: ['*'] });
     expect((await configOf(container, key.id)).config.allowedDomains).toEqual(['*']);
-    expect((await auditOf('tpl', 'projecttemplate.remove'))[0]!.data).toEqual({ name: 'Web', projects: ['web'] });
+    expect((await auditOf('tpl', 'projecttemplate.remove'))[0].data).toEqual({ name: 'Web', projects: ['web'] });
   });
 
   it('answers 400 for bad template input and for a template of another organization', async () => {

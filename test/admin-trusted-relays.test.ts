@@ -96,7 +96,7 @@ describe('saving trusted relays', () => {
     expect(row1.value).toEqual(first.body.trustedRelays);
     let edits = await editEntries();
     expect(edits).toHaveLength(1);
-    expect(edits[0]!.data).toEqual({ trustedRelays: `to ${JSON.stringify(first.body.trustedRelays)}` });
+    expect(edits[0].data).toEqual({ trustedRelays: `to ${JSON.stringify(first.body.trustedRelays)}` });
     expect(await changeCounter()).toBeGreaterThan(counter0);
     expect(await scheduledMetric()).toBeGreaterThan(metric0);
 
@@ -134,7 +134,7 @@ describe('saving trusted relays', () => {
     expect(c3.created > a.created).toBe(true);
     edits = await editEntries();
     expect(edits).toHaveLength(2);
-    expect(edits[1]!.data).toEqual({ trustedRelays: `from ${JSON.stringify(first.body.trustedRelays)} to ${JSON.stringify(third.body.trustedRelays)}` });
+    expect(edits[1].data).toEqual({ trustedRelays: `from ${JSON.stringify(first.body.trustedRelays)} to ${JSON.stringify(third.body.trustedRelays)}` });
     expect(await changeCounter()).toBeGreaterThan(counter2);
 
     // Removing an entry is a change (the length differs) even though no remaining entry changed.
@@ -167,12 +167,12 @@ describe('saving trusted relays', () => {
     expect(res.status).toBe(200);
     const edits = await editEntries('combo');
     expect(edits).toHaveLength(1);
-    expect(edits[0]!.data).toEqual({
+    expect(edits[0].data).toEqual({
       name: 'from Org combo to Combo Inc',
       dataScrubber: 'to true',
       trustedRelays: `to ${JSON.stringify(res.body.trustedRelays)}`,
     });
-    expect(edits[0]!.ipAddress).toBe('127.0.0.1');
+    expect(edits[0].ipAddress).toBe('127.0.0.1');
 
     // Re-sending all of it changes nothing and records nothing.
     const again = await api.put('/api/0/organizations/combo/', { trustedRelays: [{ publicKey: k1, name: 'edge' }], dataScrubber: true, name: 'Combo Inc' }, token);
@@ -183,7 +183,7 @@ describe('saving trusted relays', () => {
     await api.put('/api/0/organizations/combo/', { trustedRelays: [{ publicKey: k1, name: 'edge' }], dataScrubber: false }, token);
     const later = await editEntries('combo');
     expect(later).toHaveLength(2);
-    expect(later[1]!.data).toEqual({ dataScrubber: 'from true to false' });
+    expect(later[1].data).toEqual({ dataScrubber: 'from true to false' });
   });
 
   it('puts the trusted relays into the configs of the organization keys, in stored order', async () => {

@@ -37,15 +37,15 @@ describe('a batch with one tenant’s bad stored options', () => {
     server = await startTestServer({ BUILD_CLAIM_TTL_S: String(CLAIM_TTL_S), INVALIDATION_DELAY_MS: '50' });
     relay = await server.internalRelay();
     ({ organizations: orgs } = await seed(server.container.orm.em.fork(), { orgs: 4, projects: 2, keys: 1, bare: true }));
-    keyA = orgs[0]!.projects[0]!.publicKeys[0]!;
-    keyB = orgs[1]!.projects[0]!.publicKeys[0]!;
-    keyBroken = orgs[2]!.projects[0]!.publicKeys[0]!;
-    keyC = orgs[2]!.projects[1]!.publicKeys[0]!;
-    keyHuge = orgs[3]!.projects[0]!.publicKeys[0]!;
+    keyA = orgs[0].projects[0].publicKeys[0]!;
+    keyB = orgs[1].projects[0].publicKeys[0]!;
+    keyBroken = orgs[2].projects[0].publicKeys[0]!;
+    keyC = orgs[2].projects[1].publicKeys[0]!;
+    keyHuge = orgs[3].projects[0].publicKeys[0]!;
     const em = server.container.orm.em.fork();
-    em.create(ProjectOption, { project: orgs[0]!.projects[0]!.id, key: 'sentry:relay_pii_config', value: BAD_PII });
-    em.create(ProjectOption, { project: orgs[2]!.projects[0]!.id, key: 'sentry:safe_fields', value: 5 });
-    em.create(ProjectOption, { project: orgs[3]!.projects[0]!.id, key: 'sentry:sensitive_fields', value: Array.from({ length: 1100 }, () => 'x'.repeat(4000)) });
+    em.create(ProjectOption, { project: orgs[0].projects[0].id, key: 'sentry:relay_pii_config', value: BAD_PII });
+    em.create(ProjectOption, { project: orgs[2].projects[0].id, key: 'sentry:safe_fields', value: 5 });
+    em.create(ProjectOption, { project: orgs[3].projects[0].id, key: 'sentry:sensitive_fields', value: Array.from({ length: 1100 }, () => 'x'.repeat(4000)) });
     await em.flush();
     await waitForQueuesToSettle(server.container, { quietMs: 200 });
   });
@@ -90,11 +90,11 @@ describe('a batch with one tenant’s bad stored options', () => {
 
     // Once the data is fixed, the first poll after the claim expired serves the key.
     const em = server.container.orm.em.fork();
-    await em.nativeDelete(ProjectOption, { project: orgs[2]!.projects[0]!.id, key: 'sentry:safe_fields' });
+    await em.nativeDelete(ProjectOption, { project: orgs[2].projects[0].id, key: 'sentry:safe_fields' });
     const { configs } = await relay.pollConfigs([keyBroken], { timeoutMs: (CLAIM_TTL_S + 5) * 1000 });
     expect((configs.get(keyBroken) as { disabled: boolean }).disabled).toBe(false);
     // Broken again for the tests below.
-    em.create(ProjectOption, { project: orgs[2]!.projects[0]!.id, key: 'sentry:safe_fields', value: 5 });
+    em.create(ProjectOption, { project: orgs[2].projects[0].id, key: 'sentry:safe_fields', value: 5 });
     await em.flush();
     await waitForQueuesToSettle(server.container, { quietMs: 200 });
     await server.container.configCache.delete([keyBroken]);
@@ -120,7 +120,7 @@ describe('a batch with one tenant’s bad stored options', () => {
   });
 
   it('v1 answers 200 with the good projects and leaves the failed one out', async () => {
-    const [good, broken] = [orgs[1]!.projects[0]!.id, orgs[2]!.projects[0]!.id];
+    const [good, broken] = [orgs[1].projects[0].id, orgs[2].projects[0].id];
     const response = await relay.projectConfigs({ projects: [good, broken] }, '1');
     expect(response.status).toBe(200);
     expect(Object.keys(response.body.configs ?? {})).toEqual([String(good)]);
@@ -134,7 +134,7 @@ describe('a batch with one tenant’s bad stored options', () => {
     expect((await server.container.configCache.writeIfCurrent([stale], startedAt, 3600, null)).written).toEqual([keyBroken]);
     const before = await failures({ reason: 'build_error', trigger: 'invalidation' });
     const em = server.container.orm.em.fork();
-    em.create(OrganizationOption, { organization: orgs[2]!.id, key: 'sentry:require_scrub_ip_address', value: true });
+    em.create(OrganizationOption, { organization: orgs[2].id, key: 'sentry:require_scrub_ip_address', value: true });
     await em.flush();
     await expect
       .poll(async () => JSON.parse((await storedConfigs(server.container, [keyC])).get(keyC)!).config.datascrubbingSettings.scrubIpAddresses, { timeout: 10_000 })

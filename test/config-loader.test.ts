@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configInputFor, loadConfigSources } from '../src/db/config-loader';
-import type { Organization, Project } from '../src/db/entities';
+import type { Project } from '../src/db/entities';
 import { countQueries } from '../src/db/query-counter';
 import { seed, type SeedResult } from '../src/db/seed';
 import type { Container } from '../src/container';
@@ -33,18 +33,18 @@ describe('loadConfigSources', () => {
 
   it('shares one organization and one project object between the keys that point at them (identity map)', async () => {
     const sources = await loadConfigSources(container.orm.em.fork(), { publicKeys: seeded.publicKeys });
-    const [first, second] = seeded.organizations[0]!.projects[0]!.publicKeys;
-    const a = sources.keys.get(first!)!;
-    const b = sources.keys.get(second!)!;
+    const [first, second] = seeded.organizations[0].projects[0].publicKeys;
+    const a = sources.keys.get(first)!;
+    const b = sources.keys.get(second)!;
     expect(a.project).toBe(b.project);
-    const otherProjectKey = sources.keys.get(seeded.organizations[0]!.projects[1]!.publicKeys[0]!)!;
+    const otherProjectKey = sources.keys.get(seeded.organizations[0].projects[1].publicKeys[0])!;
     expect((otherProjectKey.project as Project).organization).toBe((a.project as Project).organization);
-    const organizations = new Set([...sources.keys.values()].map((k) => (k.project as Project).organization as Organization));
+    const organizations = new Set([...sources.keys.values()].map((k) => (k.project as Project).organization));
     expect(organizations.size).toBe(50);
   });
 
   it('loads a whole project or organization with the same statement count', async () => {
-    const org = seeded.organizations[1]!;
+    const org = seeded.organizations[1];
     const byProject = await countQueries(() => loadConfigSources(container.orm.em.fork(), { projectIds: org.projects.map((p) => p.id) }));
     const byOrg = await countQueries(() => loadConfigSources(container.orm.em.fork(), { organizationIds: [org.id] }));
     expect(byProject.result.keys.size).toBe(10);
@@ -54,9 +54,9 @@ describe('loadConfigSources', () => {
   });
 
   it('gives the builder the organization, project and template options of each key', async () => {
-    const org = seeded.organizations[2]!;
-    const withTemplate = org.projects[0]!.publicKeys[0]!; // even projects use the seeded template
-    const withoutTemplate = org.projects[1]!.publicKeys[0]!;
+    const org = seeded.organizations[2];
+    const withTemplate = org.projects[0].publicKeys[0]; // even projects use the seeded template
+    const withoutTemplate = org.projects[1].publicKeys[0];
     const sources = await loadConfigSources(container.orm.em.fork(), { publicKeys: [withTemplate, withoutTemplate, 'f'.repeat(32)] });
     const input = configInputFor(sources, withTemplate);
     expect(input.organizationOptions.get('sentry:event_retention')).toBe(90);

@@ -37,7 +37,7 @@ describe('API and worker as separate processes', () => {
 
   afterAll(async () => {
     await Promise.all([api?.stop(), worker?.stop()]);
-    await cleanUpPrefix(env.REDIS_KEY_PREFIX!);
+    await cleanUpPrefix(env.REDIS_KEY_PREFIX);
   });
 
   it('registers a fresh relay and serves all 60 seeded configs plus a disabled unknown key', async () => {
@@ -50,7 +50,7 @@ describe('API and worker as separate processes', () => {
     for (const key of seeded.publicKeys) {
       const config = configs.get(key) as { disabled: boolean; publicKeys: { publicKey: string }[]; config: { trustedRelays: string[] } };
       expect(config.disabled).toBe(false);
-      expect(config.publicKeys[0]!.publicKey).toBe(key);
+      expect(config.publicKeys[0].publicKey).toBe(key);
       expect(config.config.trustedRelays).toHaveLength(2);
     }
     expect(await builds()).toBe(61);

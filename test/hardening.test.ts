@@ -140,8 +140,8 @@ describe('public URLs come from SYSTEM_URL_PREFIX', () => {
     expect(list.headers.link).toContain(`<${PREFIX}/api/0/projects/acme/web/keys/?per_page=1&cursor=1:1:0>; rel="next"`);
     expect(list.headers.link).not.toContain('evil');
     const [key] = list.json as { dsn: { public: string; secret: string } }[];
-    expect(key!.dsn.public).toMatch(/^https:\/\/[0-9a-f]{32}@sentry\.example\.com\/\d+$/);
-    expect(key!.dsn.secret).toMatch(/^https:\/\/[0-9a-f]{32}:[0-9a-f]{32}@sentry\.example\.com\/\d+$/);
+    expect(key.dsn.public).toMatch(/^https:\/\/[0-9a-f]{32}@sentry\.example\.com\/\d+$/);
+    expect(key.dsn.secret).toMatch(/^https:\/\/[0-9a-f]{32}:[0-9a-f]{32}@sentry\.example\.com\/\d+$/);
 
     const body = JSON.stringify({ avatarType: 'upload', avatar: makePng(8, 8).toString('base64') });
     const org = await rawRequest(port, { method: 'PUT', path: '/api/0/organizations/acme/', headers: [...hostile, auth(), json], body });

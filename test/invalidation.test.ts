@@ -36,9 +36,9 @@ describe('invalidation after commit', () => {
 
   it('recomputes the cached configs of the changed organization only; uncached keys stay uncached', async () => {
     const [org, other] = seeded.organizations as [SeedResult['organizations'][number], SeedResult['organizations'][number]];
-    const cached = [org.projects[0]!.publicKeys[0]!, org.projects[1]!.publicKeys[0]!];
-    const uncached = org.projects[0]!.publicKeys[1]!;
-    const otherKey = other.projects[0]!.publicKeys[0]!;
+    const cached = [org.projects[0].publicKeys[0], org.projects[1].publicKeys[0]];
+    const uncached = org.projects[0].publicKeys[1];
+    const otherKey = other.projects[0].publicKeys[0];
     await relay.pollConfigs([...cached, otherKey]);
     const otherRev = (await cachedConfig(otherKey))!.rev;
 
@@ -52,8 +52,8 @@ describe('invalidation after commit', () => {
   });
 
   it('schedules nothing and changes no cached config when the transaction rolls back', async () => {
-    const org = seeded.organizations[1]!;
-    const key = org.projects[0]!.publicKeys[0]!;
+    const org = seeded.organizations[1];
+    const key = org.projects[0].publicKeys[0];
     await relay.pollConfigs([key]);
     const before = await cachedConfig(key);
     const count = await scheduled();
@@ -70,7 +70,7 @@ describe('invalidation after commit', () => {
   });
 
   it('schedules nothing when an option is written with its current value', async () => {
-    const org = seeded.organizations[2]!;
+    const org = seeded.organizations[2];
     const count = await scheduled();
     const written = await server.container.orm.em.fork().transactional(async (em) =>
       setOption(em, { scope: 'organization', entity: await em.findOneOrFail(Organization, org.id) }, 'sentry:event_retention', 90),
@@ -82,7 +82,7 @@ describe('invalidation after commit', () => {
   it('schedules nothing for changes that no config shows (project name, platform)', async () => {
     const count = await scheduled();
     const em = server.container.orm.em.fork();
-    const project = await em.findOneOrFail(Project, seeded.organizations[2]!.projects[0]!.id);
+    const project = await em.findOneOrFail(Project, seeded.organizations[2].projects[0].id);
     project.name = 'Renamed';
     project.platform = 'python';
     await em.flush();
@@ -90,7 +90,7 @@ describe('invalidation after commit', () => {
   });
 
   it('takes a deleted key out of use at once, before the coalescing delay', async () => {
-    const key = seeded.organizations[2]!.projects[1]!.publicKeys[1]!;
+    const key = seeded.organizations[2].projects[1].publicKeys[1];
     await relay.pollConfigs([key]);
     const em = server.container.orm.em.fork();
     em.remove(await em.findOneOrFail(ProjectKey, { publicKey: key }));
@@ -99,8 +99,8 @@ describe('invalidation after commit', () => {
   });
 
   it('recomputes the projects that use a template when a template option changes', async () => {
-    const org = seeded.organizations[2]!;
-    const withTemplate = org.projects[0]!.publicKeys[0]!; // even projects use the seeded template
+    const org = seeded.organizations[2];
+    const withTemplate = org.projects[0].publicKeys[0]; // even projects use the seeded template
     await relay.pollConfigs([withTemplate]);
     expect((await cachedConfig(withTemplate))!.config!.filterSettings).toHaveProperty('browserExtensions');
     await server.container.orm.em.fork().transactional(async (em) => {
@@ -112,7 +112,7 @@ describe('invalidation after commit', () => {
   });
 
   it('schedules once for the outermost commit of nested transactions, and not at all when the outer one rolls back', async () => {
-    const org = seeded.organizations[0]!;
+    const org = seeded.organizations[0];
     const count = await scheduled();
     await expect(
       server.container.orm.em.fork().transactional(async (outer) => {
@@ -185,7 +185,7 @@ describe('builds racing changes (randomised, seeded)', () => {
   });
 
   it('leaves every cached config equal to a fresh computation once things settle', async () => {
-    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)];
     const keys = seeded.publicKeys;
     const projectOf = new Map(seeded.organizations.flatMap((o) => o.projects.flatMap((p) => p.publicKeys.map((k) => [k, { org: o.id, project: p.id }] as const))));
 

@@ -24,8 +24,9 @@ describe('ORM internals the service relies on', () => {
         const savepoint = inner.getTransactionContext() as object;
         expect(savepoint).not.toBe(root);
         expect(rootTransaction(savepoint)).toBe(root);
-        await inner.transactional(async (innermost) => {
+        await inner.transactional((innermost) => {
           expect(rootTransaction(innermost.getTransactionContext() as object)).toBe(root);
+          return Promise.resolve();
         });
       });
     });

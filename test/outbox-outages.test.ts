@@ -11,7 +11,7 @@ import { waitForQueuesToSettle } from './support/settle';
 import { TcpProxy } from './support/tcp-proxy';
 
 const outboxDepth = async (server: { container: TestServer['container'] }) =>
-  Number(((await server.container.orm.em.getConnection().execute('select count(*)::int as n from "config_outbox"')) as { n: number }[])[0]!.n);
+  Number((await server.container.orm.em.getConnection().execute<{ n: number }[]>('select count(*)::int as n from "config_outbox"'))[0].n);
 
 /** A Redis URL that reaches the real Redis through `proxy`. */
 function viaProxy(proxy: TcpProxy): string {
@@ -101,7 +101,7 @@ describe('a change committed by an API process that dies before it could publish
     await apiProcess?.kill();
     await worker?.stop();
     await proxy.close();
-    await cleanUpPrefix(env.REDIS_KEY_PREFIX!);
+    await cleanUpPrefix(env.REDIS_KEY_PREFIX);
   });
 
   it('is published by a worker', async () => {

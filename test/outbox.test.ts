@@ -26,7 +26,7 @@ let seeded: SeedResult;
 const rows = async (): Promise<{ id: string; kind: string; payload: any }[]> =>
   (await up.orm.em.getConnection().execute('select "id", "kind", "payload" from "config_outbox" order by "id"')) as any;
 const clearOutbox = () => up.orm.em.getConnection().execute('delete from "config_outbox"');
-const orgOf = (em: ReturnType<Container['orm']['em']['fork']>, n: number) => em.findOneOrFail(Organization, seeded.organizations[n]!.id);
+const orgOf = (em: ReturnType<Container['orm']['em']['fork']>, n: number) => em.findOneOrFail(Organization, seeded.organizations[n].id);
 
 beforeAll(async () => {
   up = await testContainer({ INVALIDATION_DELAY_MS: '0' });
@@ -50,10 +50,10 @@ describe('outbox rows', () => {
     });
     const written = await rows();
     expect(written.map((r) => [r.kind, r.payload.change.scope])).toEqual([
-      ['invalidation', { scope: 'organization', organizationId: seeded.organizations[0]!.id }],
-      ['invalidation', { scope: 'organization', organizationId: seeded.organizations[1]!.id }],
+      ['invalidation', { scope: 'organization', organizationId: seeded.organizations[0].id }],
+      ['invalidation', { scope: 'organization', organizationId: seeded.organizations[1].id }],
     ]);
-    expect(written[0]!.payload.change.trigger).toMatch(/^organization-option\.(create|update):sentry:safe_fields$/);
+    expect(written[0].payload.change.trigger).toMatch(/^organization-option\.(create|update):sentry:safe_fields$/);
   });
 
   it('are not left by a rollback, by a rolled-back savepoint, or by a write that changed nothing', async () => {
@@ -73,31 +73,31 @@ describe('outbox rows', () => {
           throw new Error('inner abort');
         }),
       ).rejects.toThrow('inner abort');
-      const project = await outer.findOneOrFail(Project, seeded.organizations[1]!.projects[0]!.id);
+      const project = await outer.findOneOrFail(Project, seeded.organizations[1].projects[0].id);
       await setOption(outer, { scope: 'project', entity: project }, 'sentry:scrub_ip_address', true);
     });
     const em = down.orm.em.fork();
     expect(await setOption(em, { scope: 'organization', entity: await orgOf(em, 1) }, 'sentry:safe_fields', ['explicit'])).toBe(false);
     await em.flush();
-    const project = await em.findOneOrFail(Project, seeded.organizations[2]!.projects[0]!.id);
+    const project = await em.findOneOrFail(Project, seeded.organizations[2].projects[0].id);
     project.name = 'Renamed, which no config shows';
     await em.flush();
     const written = await rows();
-    expect(written.map((r) => r.payload.change.scope)).toEqual([{ scope: 'project', organizationId: seeded.organizations[1]!.id, projectId: seeded.organizations[1]!.projects[0]!.id }]);
+    expect(written.map((r) => r.payload.change.scope)).toEqual([{ scope: 'project', organizationId: seeded.organizations[1].id, projectId: seeded.organizations[1].projects[0].id }]);
   });
 
   it('are published and deleted by a drainer that reaches Redis, which then recomputes the cached configs', async () => {
     await clearOutbox();
-    const key = seeded.organizations[0]!.projects[0]!.publicKeys[0]!;
+    const key = seeded.organizations[0].projects[0].publicKeys[0];
     await cacheConfigs(up, [key]);
     await down.orm.em.fork().transactional(async (tx) => {
       await setOption(tx, { scope: 'organization', entity: await orgOf(tx, 0) }, 'sentry:safe_fields', ['drained']);
     });
     expect(await rows()).toHaveLength(1);
-    const verify = () => verifyCachedConfigs(up, { organizationSlug: seeded.organizations[0]!.slug });
+    const verify = () => verifyCachedConfigs(up, { organizationSlug: seeded.organizations[0].slug });
     const stale = await verify();
     expect(stale.drift.map((d) => d.publicKey)).toEqual([key]);
-    expect(stale.drift[0]!.differences[0]!.path).toMatch(/^config\.datascrubbingSettings\.excludeFields/);
+    expect(stale.drift[0].differences[0].path).toMatch(/^config\.datascrubbingSettings\.excludeFields/);
 
     const { startWorkers } = await import('../src/jobs/worker-runtime');
     const workers = startWorkers(up, { queues: ['invalidate', 'build'] });
@@ -124,7 +124,7 @@ describe('drainers', () => {
     const entries = [];
     for (let i = 0; i < 30; i += 1) {
       entries.push({ kind: 'invalidation' as const, change: { scope: { scope: 'organization' as const, organizationId: 1000 + i }, trigger: 'test' } });
-      entries.push({ kind: 'relay-key' as const, relayId: relays[i % 2]!, publicKey: i % 4 < 2 ? `key-${i}` : null });
+      entries.push({ kind: 'relay-key' as const, relayId: relays[i % 2], publicKey: i % 4 < 2 ? `key-${i}` : null });
     }
     await writeRows(entries);
     const inFlight = new Set<string>();
@@ -225,13 +225,13 @@ describe('configs verify', () => {
   }
 
   it('prints the drift of a scope and exits 1; exits 0 when every cached config is current', async () => {
-    const org = seeded.organizations[2]!;
-    const key = org.projects[1]!.publicKeys[0]!;
+    const org = seeded.organizations[2];
+    const key = org.projects[1].publicKeys[0];
     await cacheConfigs(up, [key]);
-    const clean = await cli('configs', 'verify', '--project', `${org.slug}/${org.projects[1]!.slug}`);
+    const clean = await cli('configs', 'verify', '--project', `${org.slug}/${org.projects[1].slug}`);
     expect(clean).toMatchObject({ code: 0, stdout: '1 of 1 keys cached; 0 differ\n' });
     const em = down.orm.em.fork();
-    await setOption(em, { scope: 'project', entity: await em.findOneOrFail(Project, org.projects[1]!.id) }, 'sentry:blacklisted_ips', ['10.9.8.0/24']);
+    await setOption(em, { scope: 'project', entity: await em.findOneOrFail(Project, org.projects[1].id) }, 'sentry:blacklisted_ips', ['10.9.8.0/24']);
     await em.flush();
     const drifted = await cli('configs', 'verify', '--org', org.slug);
     expect(drifted.code).toBe(1);
@@ -272,7 +272,7 @@ describe('writes that bypass the unit of work', () => {
       const text = readFileSync(file, 'utf8');
       const rel = path.relative(root, file);
       for (const m of text.matchAll(call)) {
-        const entity = m[2]!;
+        const entity = m[2];
         if (CONFIG_ENTITIES.includes(entity) || !/^[A-Z]/.test(entity)) found.push(`${rel}:${m[1]}(${entity}`);
       }
     }

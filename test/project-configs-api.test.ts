@@ -50,7 +50,7 @@ describe('projectconfigs v3 (post-or-schedule by key)', () => {
     for (const computed of fresh) {
       const served = configs.get(computed.publicKey) as { publicKeys: { publicKey: string }[] };
       expect(stable(served)).toEqual(stable(computed.config));
-      expect(served.publicKeys[0]!.publicKey).toBe(computed.publicKey);
+      expect(served.publicKeys[0].publicKey).toBe(computed.publicKey);
     }
   });
 
@@ -97,7 +97,7 @@ describe('projectconfigs v3 (post-or-schedule by key)', () => {
   });
 
   it('computes synchronously with noCache and refreshes the cache', async () => {
-    const key = seeded.publicKeys[14]!;
+    const key = seeded.publicKeys[14];
     const response = await relay.projectConfigs({ publicKeys: [key], noCache: true });
     expect(response.body.pending).toEqual([]);
     const config = response.body.configs?.[key] as { rev: string };
@@ -107,9 +107,9 @@ describe('projectconfigs v3 (post-or-schedule by key)', () => {
   });
 
   it('disables the cached and the uncached keys of an organization pending deletion', async () => {
-    const org = seeded.organizations[1]!;
-    const cachedKey = org.projects[2]!.publicKeys[1]!;
-    const uncachedKey = org.projects[3]!.publicKeys[1]!;
+    const org = seeded.organizations[1];
+    const cachedKey = org.projects[2].publicKeys[1];
+    const uncachedKey = org.projects[3].publicKeys[1];
     await relay.pollConfigs([cachedKey]);
     expect((await storedConfigs(server.container, [cachedKey, uncachedKey])).size).toBe(1);
     const em = server.container.orm.em.fork();
@@ -121,7 +121,7 @@ describe('projectconfigs v3 (post-or-schedule by key)', () => {
   });
   it('answers Accept-Encoding: gzip with a gzip body spliced from stored pieces that decodes to exactly the plain reply', async () => {
     // Keys of an organization nothing else in this file changes.
-    const keys = seeded.organizations[0]!.projects.flatMap((p) => p.publicKeys).slice(0, 4);
+    const keys = seeded.organizations[0].projects.flatMap((p) => p.publicKeys).slice(0, 4);
     expect(keys).toHaveLength(4);
     await relay.pollConfigs(keys);
     const url = '/api/0/relays/projectconfigs/?version=3';
@@ -154,17 +154,17 @@ describe('projectconfigs versions 1 and 2, version handling and bad input', () =
   });
 
   it('computes v2 synchronously by key, without pending, and writes the cache', async () => {
-    const keys = [seeded.publicKeys[0]!, UNKNOWN];
+    const keys = [seeded.publicKeys[0], UNKNOWN];
     const response = await relay.projectConfigs({ publicKeys: keys }, '2');
     expect(response.status).toBe(200);
     expect(response.body).not.toHaveProperty('pending');
     expect(response.body.configs?.[UNKNOWN]).toEqual({ disabled: true });
-    expect((response.body.configs?.[keys[0]!] as { projectId: number }).projectId).toBe(seeded.organizations[0]!.projects[0]!.id);
+    expect((response.body.configs?.[keys[0]] as { projectId: number }).projectId).toBe(seeded.organizations[0].projects[0].id);
     expect((await storedConfigs(server.container, keys)).size).toBe(2);
   });
 
   it('computes v1 by project id (the only map keyed by project), listing every key; version defaults to 1', async () => {
-    const project = seeded.organizations[0]!.projects[1]!;
+    const project = seeded.organizations[0].projects[1];
     for (const version of ['1', null]) {
       const response = await relay.projectConfigs({ projects: [project.id, 999_999] }, version);
       expect(response.status).toBe(200);
@@ -203,7 +203,7 @@ describe('projectconfigs versions 1 and 2, version handling and bad input', () =
     const outsider = new TestRelay(server.url);
     await outsider.register();
     for (const version of ['1', '2', '3']) {
-      const response = await outsider.projectConfigs({ publicKeys: [seeded.publicKeys[0]!] }, version);
+      const response = await outsider.projectConfigs({ publicKeys: [seeded.publicKeys[0]] }, version);
       expect(response.status).toBe(403);
       expect(response.body).toBe('Relay unauthorized for config information');
     }
@@ -226,11 +226,11 @@ describe('trusted external relays (RELAY_ALLOW_TRUSTED)', () => {
     const trusted = new TestRelay(server.url);
     await trusted.register();
     const em = server.container.orm.em.fork();
-    const option = await em.findOneOrFail(OrganizationOption, { organization: seeded.organizations[0]!.id, key: 'sentry:trusted-relays' });
+    const option = await em.findOneOrFail(OrganizationOption, { organization: seeded.organizations[0].id, key: 'sentry:trusted-relays' });
     option.value = [...(option.value as object[]), { publicKey: trusted.publicKey, name: 'edge', description: '', created: new Date().toISOString(), lastModified: new Date().toISOString() }];
     await em.flush();
 
-    const [ownKey, otherKey] = [seeded.organizations[0]!.projects[0]!.publicKeys[0]!, seeded.organizations[1]!.projects[0]!.publicKeys[0]!];
+    const [ownKey, otherKey] = [seeded.organizations[0].projects[0].publicKeys[0], seeded.organizations[1].projects[0].publicKeys[0]];
     const { configs } = await trusted.pollConfigs([ownKey, otherKey]);
     const own = configs.get(ownKey) as { disabled: boolean; config: Record<string, unknown> };
     expect(own.disabled).toBe(false);

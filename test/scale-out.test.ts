@@ -37,12 +37,12 @@ describe('two API processes, 20 concurrent clients, the same 500 uncached keys',
   }, 120_000);
   afterAll(async () => {
     await Promise.all([...apis, ...workers].map((p) => p.stop()));
-    await cleanUpPrefix(env.REDIS_KEY_PREFIX!);
+    await cleanUpPrefix(env.REDIS_KEY_PREFIX);
   });
 
   it('builds every key exactly once', async () => {
     expect(seeded.publicKeys).toHaveLength(500);
-    const clients = Array.from({ length: 20 }, (_, i) => new TestRelay(apis[i % 2]!.url));
+    const clients = Array.from({ length: 20 }, (_, i) => new TestRelay(apis[i % 2].url));
     await Promise.all(clients.map((c) => c.register()));
     const results = await Promise.all(clients.map((c) => c.pollConfigs(seeded.publicKeys)));
     for (const { configs } of results) expect(configs.size).toBe(500);
@@ -65,7 +65,7 @@ describe('a worker killed in the middle of a job', () => {
   }, 120_000);
   afterAll(async () => {
     await Promise.all([api, ...workers].map((p) => p?.stop()));
-    await cleanUpPrefix(env.REDIS_KEY_PREFIX!);
+    await cleanUpPrefix(env.REDIS_KEY_PREFIX);
   });
 
   it('still gets every key ready within Relay\'s 30 s: the claims expire and the next poll reschedules', async () => {

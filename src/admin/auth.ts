@@ -111,10 +111,10 @@ export async function authenticateToken(em: EntityManager, header: string | unde
   if (!header || header.trim() === '') throw new UnauthorizedError('Authentication credentials were not provided.', challenge);
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) throw new UnauthorizedError('Invalid authorization header: use "Bearer <token>".', challenge);
-  const token = match[1]!;
+  const token = match[1];
   if (!isApiTokenFormat(token)) throw new UnauthorizedError('Invalid token', challenge);
   const row = await em.findOne(ApiToken, { hashedToken: hashApiToken(token) }, { populate: ['user'] });
-  const user = row?.user as User | undefined;
+  const user = row?.user;
   if (!row || !user || !user.isActive) throw new UnauthorizedError('Invalid token', challenge);
   return { user, scopes: new Set(row.scopes.filter(isScope)), tokenId: row.id };
 }

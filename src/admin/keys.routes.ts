@@ -29,7 +29,8 @@ export function registerKeyRoutes(api: Router, { authed }: AdminDeps): void {
     const errors = createFieldErrors();
     if (status !== undefined && status !== 'active' && status !== 'inactive') errors.add('status', 'Must be "active" or "inactive".');
     errors.throwIfAny();
-    const where = { project, ...(status === 'active' || status === 'inactive' ? { status: status as ProjectKeyStatus } : {}) };
+    const keyStatus: ProjectKeyStatus | undefined = status === 'active' || status === 'inactive' ? status : undefined;
+    const where = { project, ...(keyStatus ? { status: keyStatus } : {}) };
     const keys = await paginate(req, res, (offset, limit) => em.find(ProjectKey, where, { orderBy: { id: 'asc' }, offset, limit }));
     res.json(keys.map((k) => serializeKey(req, k)));
   });

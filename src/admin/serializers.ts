@@ -81,8 +81,8 @@ export function serializeTeam(team: Team) {
 
 /** The project as lists show it; `team` only when it has one (sentry-cli prints it). */
 export function serializeProject(project: Project) {
-  const team = project.team ? serializeTeam(project.team as Team) : null;
-  const organization = project.organization as Organization;
+  const team = project.team ? serializeTeam(project.team) : null;
+  const organization = project.organization;
   return {
     id: String(project.id),
     slug: project.slug,
@@ -116,7 +116,7 @@ export function serializeProjectDetails(project: Project, own: OptionValues, tem
 
 /** A DSN key; the DSN is built from `SYSTEM_URL_PREFIX` (a path in it stays in the DSN, as SDKs expect). */
 export function serializeKey(req: Request, key: ProjectKey) {
-  const projectId = (key.project as Project).id;
+  const projectId = (key.project).id;
   const url = new URL(systemUrlPrefix(req));
   const path = url.pathname.replace(/\/+$/, '');
   const dsn = (credentials: string) => `${url.protocol}//${credentials}@${url.host}${path}/${projectId}`;
@@ -145,7 +145,7 @@ export function serializeTemplate(template: ProjectTemplate, options: OptionValu
 }
 
 export function serializeAuditEntry(entry: AuditLogEntry) {
-  const actor = entry.actor as User | null | undefined;
+  const actor = entry.actor;
   return {
     id: String(entry.id),
     actor: actor ? { id: String(actor.id), name: actor.name || actor.email, username: actor.email, email: actor.email } : null,

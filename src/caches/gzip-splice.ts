@@ -69,7 +69,7 @@ const X2N: number[] = (() => {
 function x2nModP(n: number, k: number): number {
   let p = 0x80000000; // x^0 == 1
   while (n) {
-    if (n & 1) p = multModP(X2N[k & 31]!, p);
+    if (n & 1) p = multModP(X2N[k & 31], p);
     n = Math.floor(n / 2);
     k += 1;
   }

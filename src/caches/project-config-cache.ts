@@ -193,7 +193,7 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
       let wanted = publicKeys.map((_, i) => i);
       if (revisions.some((rev) => rev !== null && rev !== undefined)) {
         const withRev = wanted.filter((i) => revisions[i]);
-        const revs = await redis.mget(withRev.map((i) => layout.rev(publicKeys[i]!)));
+        const revs = await redis.mget(withRev.map((i) => layout.rev(publicKeys[i])));
         withRev.forEach((i, j) => {
           if (revs[j] === revisions[i]) results[i] = { status: 'unchanged' };
         });
@@ -201,7 +201,7 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
       }
       if (wanted.length === 0) return results as LookupResult[];
       if (lookup.deflated) {
-        const pieces = await redis.mgetBuffer(wanted.map((i) => layout.deflated(publicKeys[i]!)));
+        const pieces = await redis.mgetBuffer(wanted.map((i) => layout.deflated(publicKeys[i])));
         wanted = wanted.filter((i, j) => {
           const piece = pieces[j] ? decodePiece(pieces[j]) : null;
           if (piece) results[i] = { status: 'cached-deflated', piece };
@@ -209,7 +209,7 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
         });
         if (wanted.length === 0) return results as LookupResult[];
       }
-      const configs = await redis.mgetBuffer(wanted.map((i) => layout.config(publicKeys[i]!)));
+      const configs = await redis.mgetBuffer(wanted.map((i) => layout.config(publicKeys[i])));
       const missing: number[] = [];
       wanted.forEach((i, j) => {
         const config = configs[j];
@@ -217,14 +217,14 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
         else missing.push(i);
       });
       if (missing.length === 0) return results as LookupResult[];
-      const holders = await redis.mget(missing.map((i) => layout.claim(publicKeys[i]!)));
+      const holders = await redis.mget(missing.map((i) => layout.claim(publicKeys[i])));
       const unclaimed = missing.filter((i, j) => {
         if (holders[j] === null) return true;
         results[i] = { status: 'in-flight' };
         return false;
       });
       if (unclaimed.length > 0) {
-        const claimKeys = unclaimed.flatMap((i) => [layout.config(publicKeys[i]!), layout.claim(publicKeys[i]!)]);
+        const claimKeys = unclaimed.flatMap((i) => [layout.config(publicKeys[i]), layout.claim(publicKeys[i])]);
         const replies = await r.relayClaimMissingBuffer(claimKeys.length, ...claimKeys, token, claimTtlMs);
         unclaimed.forEach((i, j) => {
           const reply = replies[j];

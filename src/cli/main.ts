@@ -1,4 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 import { loadSettings, SettingsError, type Settings } from '../config/settings';
 import { createContainer, type Container } from '../container';
 import { AppError } from '../errors';
@@ -41,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   let container: Container | undefined;
   let settings: Settings | undefined;
   try {
-    const parsed = parseArgs({ args: argv.slice(name.split(' ').length), options: command.options ?? {}, allowPositionals: true, strict: true } as ParseArgsConfig);
+    const parsed = parseArgs({ args: argv.slice(name.split(' ').length), options: command.options ?? {}, allowPositionals: true, strict: true });
     settings = loadSettings();
     const loaded = settings;
     await command.run({

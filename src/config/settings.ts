@@ -140,7 +140,7 @@ const staticAuth = z
   .string()
   .default('')
   .transform((s, ctx) => {
-    if (s.trim() === '') return {} as Record<string, StaticRelay>;
+    if (s.trim() === '') return {};
     let raw: unknown;
     try {
       raw = JSON.parse(s);

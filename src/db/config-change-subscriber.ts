@@ -60,7 +60,7 @@ const idOf = (ref: unknown): number | null => (ref && typeof ref === 'object' &&
 
 /** The organization id of a loaded project or template reference, when the reference is initialized. */
 function organizationOf(ref: unknown): number | null {
-  if (!ref || typeof ref !== 'object' || !wrap(ref as object).isInitialized()) return null;
+  if (!ref || typeof ref !== 'object' || !wrap(ref).isInitialized()) return null;
   return idOf((ref as { organization?: unknown }).organization);
 }
 
@@ -207,7 +207,7 @@ export class ConfigChangeSubscriber implements EventSubscriber {
 
   /** A flush inside an explicit transaction (or savepoint): the rows share its fate. */
   async afterFlush(args: FlushEventArgs): Promise<void> {
-    const ctx = args.em.getTransactionContext() as object | undefined;
+    const ctx = args.em.getTransactionContext<object>();
     if (!ctx || !args.em.isInTransaction()) return;
     const changes = changesOf(args.uow.getChangeSets() as ChangeSet<AnyEntity>[]);
     if (changes.length > 0) await writeChanges(args.em as EntityManager, ctx, changes);

@@ -97,7 +97,7 @@ export async function getOrganizationOption<K extends OrganizationOptionName>(em
 /** A project's stored options and its template's, from which its effective values resolve. */
 export async function projectOptionSources(em: EntityManager, project: Project): Promise<{ own: OptionValues; template: OptionValues | null }> {
   const own = await storedOptions(em, { scope: 'project', entity: project });
-  const template = project.template ? await storedOptions(em, { scope: 'template', entity: project.template as ProjectTemplate }) : null;
+  const template = project.template ? await storedOptions(em, { scope: 'template', entity: project.template }) : null;
   return { own, template };
 }
 

@@ -115,7 +115,7 @@ export async function insertOutboxRows(em: EntityManager, ctx: object, entries: 
  * Services use it for writes the change subscriber cannot see (relay rows, deletions' keys).
  */
 export async function writeOutbox(em: EntityManager, entries: readonly OutboxEntry[]): Promise<string[]> {
-  const ctx = em.getTransactionContext() as object | undefined;
+  const ctx = em.getTransactionContext<object>();
   if (!ctx) throw new Error('writeOutbox needs an explicit transaction (em.transactional)');
   return insertOutboxRows(em, ctx, entries);
 }

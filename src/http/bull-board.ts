@@ -20,7 +20,7 @@ export function bullBoardAuth(user: string, password: string): RequestHandler {
   return (req, _res, next) => {
     const header = req.get('authorization') ?? '';
     const match = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header);
-    const decoded = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : '';
+    const decoded = match ? Buffer.from(match[1], 'base64').toString('utf8') : '';
     const colon = decoded.indexOf(':');
     const ok = user !== '' && password !== '' && colon > 0 && sameText(decoded.slice(0, colon), user) && sameText(decoded.slice(colon + 1), password);
     if (!ok) throw new UnauthorizedError('Authentication required for the queue dashboard', challenge);

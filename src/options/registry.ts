@@ -207,7 +207,7 @@ export type ProjectOptionName = NamesAt<'project'>;
 /** Options an organization may store. */
 export type OrganizationOptionName = NamesAt<'organization'>;
 
-export const OPTION_DEFINITIONS: readonly OptionDefinition[] = DEFINITIONS as readonly OptionDefinition[];
+export const OPTION_DEFINITIONS: readonly OptionDefinition[] = DEFINITIONS;
 
 /** Narrows a run-time string (a request field, a stored row) to a registered option key. */
 export function isOptionName(key: string): key is OptionName {

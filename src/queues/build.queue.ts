@@ -26,7 +26,7 @@ export async function scheduleBuildProjectConfig(queue: BuildQueue, publicKeys: 
     const batch = publicKeys.slice(i, i + batchSize);
     jobs.push({ name: buildJobName(batch), data: { publicKeys: batch, claimToken } });
   }
-  if (jobs.length === 1) await queue.add(jobs[0]!.name, jobs[0]!.data);
+  if (jobs.length === 1) await queue.add(jobs[0].name, jobs[0].data);
   else if (jobs.length > 1) await queue.addBulk(jobs);
   return jobs.length;
 }

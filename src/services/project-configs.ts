@@ -121,7 +121,7 @@ class ReplyWriter {
     this.parts.forEach((p, i) => {
       if (typeof p === 'string') out.write(p, offset, 'utf8');
       else p.copy(out, offset);
-      offset += lengths[i]!;
+      offset += lengths[i];
     });
     return { body: out, gzip: false };
   }

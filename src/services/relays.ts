@@ -71,7 +71,7 @@ export async function publishRelayKeys(deps: RelayServiceDeps, pageSize = 1000):
     await deps.relayKeys.publishMany(page.map((r) => ({ relayId: r.relayId, publicKey: r.publicKey })));
     published += page.length;
     if (page.length < pageSize) return published;
-    afterId = page[page.length - 1]!.id;
+    afterId = page[page.length - 1].id;
   }
 }
 

@@ -106,8 +106,8 @@ export async function createOrgWithProject(api: ApiClient, token: string, slug: 
 /** The config computed now from the database for a public key (what a build would cache). */
 export async function configOf(container: Container, publicKey: string): Promise<any> {
   const { configs, failures } = await computeProjectConfigs(container.orm.em.fork(), [publicKey], computeOptionsOf(container.settings));
-  if (failures.length > 0) throw new Error(`config of ${publicKey} failed: ${failures[0]!.message}`);
-  return configs[0]!.config;
+  if (failures.length > 0) throw new Error(`config of ${publicKey} failed: ${failures[0].message}`);
+  return configs[0].config;
 }
 
 /** Builds and caches the configs of these keys, as a build job would. */

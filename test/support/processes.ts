@@ -33,8 +33,8 @@ export async function startRole(role: 'api' | 'worker', env: Record<string, stri
     detached: true,
   });
   let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
   // 'close' waits until every process holding the output pipes (npm and the node it started) is gone.
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;

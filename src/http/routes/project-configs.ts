@@ -45,10 +45,10 @@ function isCommonRequest(body: Record<string, unknown>): boolean {
 
 function parseRequest(body: unknown): ConfigRequest {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('The request body must be a JSON object');
-  if (isCommonRequest(body as Record<string, unknown>)) return body as ConfigRequest;
+  if (isCommonRequest(body as Record<string, unknown>)) return body;
   const parsed = requestSchema.safeParse(body);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+    const issue = parsed.error.issues[0];
     const field = issue.path.join('.');
     throw new BadRequestError(field && !issue.message.startsWith(String(issue.path[0])) ? `${field}: ${issue.message}` : issue.message);
   }
