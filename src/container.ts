@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { createConfigGenerations, type ConfigGenerations } from './caches/config-generations';
 import { createRedisProjectConfigCache, type ProjectConfigCache } from './caches/project-config-cache';
 import { redisLayout, type RedisLayout } from './caches/layout';
-import { createRequestPathRedis, type Redis } from './caches/redis';
+import { createRequestPathRedis, isCluster, type RedisClient } from './caches/redis';
 import { createRegistrationRateLimit, type RegistrationRateLimit } from './caches/registration-rate-limit';
 import { createRelayKeyCache, type RelayKeyCache } from './caches/relay-key-cache';
 import type { Settings } from './config/settings';
@@ -26,7 +26,7 @@ export interface Container {
   logger: Logger;
   orm: Orm;
   /** The fail-fast connection of the request path (also the queues' producer connection). */
-  redis: Redis;
+  redis: RedisClient;
   /** Every Redis key name this process uses. */
   layout: RedisLayout;
   metrics: Metrics;
@@ -62,7 +62,7 @@ export async function createContainer(settings: Settings, role: Role, options: C
   });
   const redis = createRequestPathRedis(settings, `relaycfg-${role}`);
   redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
-  const layout = redisLayout(settings.redisKeyPrefix);
+  const layout = redisLayout(settings.redisKeyPrefix, { cluster: isCluster(redis) });
   const metrics = createMetrics(role);
   const generations = createConfigGenerations(redis, layout, { markerTtlMs: settings.invalidationDelayMs + 60_000 });
   checkJobRegistry();

@@ -1,6 +1,6 @@
 import { decodePiece, deflatePiece, encodePiece, type DeflatedPiece } from './gzip-splice';
 import type { RedisLayout } from './layout';
-import type { Redis } from './redis';
+import { isCluster, type RedisClient } from './redis';
 
 /**
  * The project config cache (DESIGN.md, "Config cache", "Debounce", "No stale overwrite"): what
@@ -24,6 +24,8 @@ import type { Redis } from './redis';
  *   inflated); a reader that finds a config without one (written by an older version) gets the
  *   plain bytes instead and may compress them itself.
  * - `cachedKeys` tells which keys have a config now; a config may expire at any moment after.
+ * - `invalidationTargets` tells which keys an invalidation must recompute: the cached ones, and on
+ *   a cluster also the claimed ones (see "On a Redis Cluster" below).
  * - `peek` returns the stored text of cached keys and writes nothing.
  * - `delete` removes config and rev together.
  */
@@ -37,6 +39,8 @@ export interface ProjectConfigCache {
   writeIfCurrent(entries: readonly ConfigWriteEntry[], startedAt: number, ttlS: number, claimToken: string | null): Promise<{ written: string[]; refused: string[] }>;
   disableCached(publicKeys: readonly string[]): Promise<number>;
   cachedKeys(publicKeys: readonly string[]): Promise<Set<string>>;
+  /** The keys an invalidation recomputes (cached; on a cluster, cached or claimed). */
+  invalidationTargets(publicKeys: readonly string[]): Promise<Set<string>>;
   /** The stored config text of the cached keys among these (for `configs verify`); claims nothing. */
   peek(publicKeys: readonly string[]): Promise<Map<string, string>>;
   /** Removes configs and revs (a key whose config can no longer be computed must not be served as current). */
@@ -129,6 +133,71 @@ end
 return flags
 `;
 
+/*
+ * On a Redis Cluster no script may read the organization and project stamps beside a config
+ * key (other slots), so the guard there is per key (DESIGN.md, "Redis Cluster"):
+ * - each config is stored with the generation it was computed from (`computedAt`, in its slot),
+ *   and a write computed from an older generation than the stored one is refused;
+ * - a build writes only while it still holds its claim (an expired claim means a newer build may
+ *   be on its way, and its write is refused — Relay's next poll rebuilds);
+ * - a write without a claim (invalidations, synchronous versions) only updates keys that are
+ *   cached or claimed, and an invalidation recomputes exactly those keys.
+ * Why that suffices: take the last change of a key, committed before its invalidation J reads the
+ * counter (g). A stale writer W loaded before the commit, so it read a counter < g. If J finds the
+ * key cached or claimed, J's write (≥ g) either lands after W's or refuses W's. If J finds it
+ * neither, W cannot be a build (its claim, taken before it read the counter, would still be held)
+ * nor a claimless writer (nothing to update) — unless the key is claimed again later, by a build
+ * that reads the counter after that claim (≥ g) and overwrites W.
+ * The `.rev` key (another slot) is written after its config, guarded the same way by its own
+ * companion, so revs and configs end up from the same write.
+ */
+
+// KEYS: config, deflated piece, computedAt, claim. ARGV: generation, rev ('' = none), ttl, claim
+// token ('' = none), json, piece. Returns 1 when written. Releases the token's claim either way.
+const WRITE_KEY = `
+local gen, rev, ttl, token = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+local holder = redis.call('GET', KEYS[4])
+local ok
+if token ~= '' then ok = holder == token else ok = holder ~= false or redis.call('EXISTS', KEYS[1]) == 1 end
+if ok then
+  local stored = redis.call('GET', KEYS[3])
+  if stored then
+    local sep = string.find(stored, ' ', 1, true)
+    local sgen, srev = tonumber(string.sub(stored, 1, sep - 1)), string.sub(stored, sep + 1)
+    if sgen > gen or (sgen == gen and srev > rev) then ok = false end
+  end
+end
+if token ~= '' and holder == token then redis.call('DEL', KEYS[4]) end
+if not ok then return 0 end
+redis.call('SET', KEYS[1], ARGV[5], 'EX', ttl)
+redis.call('SET', KEYS[2], ARGV[6], 'EX', ttl)
+redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. rev, 'EX', ttl)
+return 1
+`;
+
+// KEYS: rev, its computedAt. ARGV: generation, rev ('' = none), ttl. Same order as WRITE_KEY.
+const WRITE_REV = `
+local gen, rev = tonumber(ARGV[1]), ARGV[2]
+local stored = redis.call('GET', KEYS[2])
+if stored then
+  local sep = string.find(stored, ' ', 1, true)
+  local sgen, srev = tonumber(string.sub(stored, 1, sep - 1)), string.sub(stored, sep + 1)
+  if sgen > gen or (sgen == gen and srev > rev) then return 0 end
+end
+if rev ~= '' then redis.call('SET', KEYS[1], rev, 'EX', ARGV[3]) else redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[2], ARGV[1] .. ' ' .. rev, 'EX', ARGV[3])
+return 1
+`;
+
+// KEYS: config, deflated piece (one slot). ARGV: the disabled JSON and its piece. 1 = disabled.
+const DISABLE_ONE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl) else redis.call('DEL', KEYS[2]) end
+return 1
+`;
+
 // KEYS: per key its config, rev and deflated piece. ARGV: the disabled JSON and its piece.
 const DISABLE_CACHED = `
 local n = 0
@@ -149,14 +218,21 @@ interface CacheCommands {
   relayReleaseClaims(numKeys: number, ...args: string[]): Promise<number>;
   relayWriteIfCurrent(numKeys: number, ...args: (string | number | Buffer)[]): Promise<number[]>;
   relayDisableCached(numKeys: number, ...args: (string | Buffer)[]): Promise<number>;
+  relayWriteKey(numKeys: number, ...args: (string | number | Buffer)[]): Promise<number>;
+  relayWriteRev(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  relayDisableOne(numKeys: number, ...args: (string | Buffer)[]): Promise<number>;
 }
 
 // defineCommand('x') also defines 'xBuffer', which replies with Buffers instead of strings.
-const SCRIPTS = { relayClaimMissing: CLAIM_MISSING, relayReleaseClaims: RELEASE, relayWriteIfCurrent: WRITE_IF_CURRENT, relayDisableCached: DISABLE_CACHED };
+const SCRIPTS = { relayClaimMissing: CLAIM_MISSING, relayReleaseClaims: RELEASE, relayWriteIfCurrent: WRITE_IF_CURRENT, relayDisableCached: DISABLE_CACHED,
+  relayWriteKey: WRITE_KEY,
+  relayWriteRev: WRITE_REV,
+  relayDisableOne: DISABLE_ONE,
+};
 
-function withCommands(redis: Redis): Redis & CacheCommands {
+function withCommands(redis: RedisClient): RedisClient & CacheCommands {
   for (const [name, lua] of Object.entries(SCRIPTS)) if (!(name in redis)) redis.defineCommand(name, { lua });
-  return redis as Redis & CacheCommands;
+  return redis as RedisClient & CacheCommands;
 }
 
 export interface ProjectConfigCacheOptions {
@@ -166,9 +242,44 @@ export interface ProjectConfigCacheOptions {
 /** The stored piece of `{"disabled":true}`, computed once. */
 const DISABLED_PIECE = encodePiece(deflatePiece(Buffer.from(DISABLED_JSON)));
 
-export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout, options: ProjectConfigCacheOptions): ProjectConfigCache {
+export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisLayout, options: ProjectConfigCacheOptions): ProjectConfigCache {
   const r = withCommands(redis);
   const claimTtlMs = String(options.claimTtlS * 1000);
+  const cluster = isCluster(redis);
+  // MGET needs one slot on a cluster: there, one GET per key, which auto-pipelining sends as one
+  // pipeline per node, all nodes in parallel.
+  const mget = (keys: string[]): Promise<(string | null)[]> => (cluster ? Promise.all(keys.map((k) => redis.get(k))) : redis.mget(keys));
+  const mgetBuffer = (keys: string[]): Promise<(Buffer | null)[]> => (cluster ? Promise.all(keys.map((k) => redis.getBuffer(k))) : redis.mgetBuffer(keys));
+  const cachedKeys = async (publicKeys: readonly string[]): Promise<Set<string>> => {
+    const cached = new Set<string>();
+    if (publicKeys.length === 0) return cached;
+    if (cluster) {
+      const found = await Promise.all(publicKeys.map((publicKey) => redis.exists(layout.config(publicKey))));
+      publicKeys.forEach((publicKey, i) => found[i] === 1 && cached.add(publicKey));
+      return cached;
+    }
+    const pipeline = redis.pipeline();
+    for (const publicKey of publicKeys) pipeline.exists(layout.config(publicKey));
+    const results = (await pipeline.exec()) ?? [];
+    publicKeys.forEach((publicKey, i) => {
+      const [error, exists] = results[i] ?? [];
+      if (error) throw error;
+      if (exists === 1) cached.add(publicKey);
+    });
+    return cached;
+  };
+
+  async function writeOnCluster(entries: readonly ConfigWriteEntry[], startedAt: number, ttlS: number, claimToken: string | null) {
+    const flags = await Promise.all(
+      entries.map((e) =>
+        r.relayWriteKey(4, layout.config(e.publicKey), layout.deflated(e.publicKey), layout.computedAt(e.publicKey), layout.claim(e.publicKey), startedAt, e.rev ?? '', ttlS, claimToken ?? '', e.json, encodePiece(deflatePiece(Buffer.from(e.json)))),
+      ),
+    );
+    const written = entries.filter((_, i) => flags[i] === 1);
+    await Promise.all(written.map((e) => r.relayWriteRev(2, layout.rev(e.publicKey), layout.revComputedAt(e.publicKey), startedAt, e.rev ?? '', ttlS)));
+    return { written: written.map((e) => e.publicKey), refused: entries.filter((_, i) => flags[i] !== 1).map((e) => e.publicKey) };
+  }
+
   return {
     async generation() {
       const value = await redis.get(layout.generation);
@@ -186,7 +297,7 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
       let wanted = publicKeys.map((_, i) => i);
       if (revisions.some((rev) => rev !== null && rev !== undefined)) {
         const withRev = wanted.filter((i) => revisions[i]);
-        const revs = await redis.mget(withRev.map((i) => layout.rev(publicKeys[i]!)));
+        const revs = await mget(withRev.map((i) => layout.rev(publicKeys[i]!)));
         withRev.forEach((i, j) => {
           if (revs[j] === revisions[i]) results[i] = { status: 'unchanged' };
         });
@@ -194,7 +305,7 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
       }
       if (wanted.length === 0) return results as LookupResult[];
       if (lookup.deflated) {
-        const pieces = await redis.mgetBuffer(wanted.map((i) => layout.deflated(publicKeys[i]!)));
+        const pieces = await mgetBuffer(wanted.map((i) => layout.deflated(publicKeys[i]!)));
         wanted = wanted.filter((i, j) => {
           const piece = pieces[j] ? decodePiece(pieces[j]) : null;
           if (piece) results[i] = { status: 'cached-deflated', piece };
@@ -202,7 +313,7 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
         });
         if (wanted.length === 0) return results as LookupResult[];
       }
-      const configs = await redis.mgetBuffer(wanted.map((i) => layout.config(publicKeys[i]!)));
+      const configs = await mgetBuffer(wanted.map((i) => layout.config(publicKeys[i]!)));
       const missing: number[] = [];
       wanted.forEach((i, j) => {
         const config = configs[j];
@@ -210,15 +321,18 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
         else missing.push(i);
       });
       if (missing.length === 0) return results as LookupResult[];
-      const holders = await redis.mget(missing.map((i) => layout.claim(publicKeys[i]!)));
+      const holders = await mget(missing.map((i) => layout.claim(publicKeys[i]!)));
       const unclaimed = missing.filter((i, j) => {
         if (holders[j] === null) return true;
         results[i] = { status: 'in-flight' };
         return false;
       });
       if (unclaimed.length > 0) {
-        const claimKeys = unclaimed.flatMap((i) => [layout.config(publicKeys[i]!), layout.claim(publicKeys[i]!)]);
-        const replies = await r.relayClaimMissingBuffer(claimKeys.length, ...claimKeys, token, claimTtlMs);
+        const pairs = unclaimed.map((i) => [layout.config(publicKeys[i]!), layout.claim(publicKeys[i]!)]);
+        // On a cluster, one script per key (its config and claim share a slot).
+        const replies = cluster
+          ? await Promise.all(pairs.map(async (pair) => (await r.relayClaimMissingBuffer(2, ...pair, token, claimTtlMs))[0]!))
+          : await r.relayClaimMissingBuffer(pairs.length * 2, ...pairs.flat(), token, claimTtlMs);
         unclaimed.forEach((i, j) => {
           const reply = replies[j];
           results[i] = Buffer.isBuffer(reply) ? { status: 'cached', json: reply } : reply === 2 ? { status: 'claimed' } : { status: 'in-flight' };
@@ -229,11 +343,13 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
 
     async releaseClaims(publicKeys, token) {
       if (publicKeys.length === 0) return 0;
+      if (cluster) return (await Promise.all(publicKeys.map((publicKey) => r.relayReleaseClaims(1, layout.claim(publicKey), token)))).reduce((a, b) => a + b, 0);
       return r.relayReleaseClaims(publicKeys.length, ...publicKeys.map((publicKey) => layout.claim(publicKey)), token);
     },
 
     async writeIfCurrent(entries, startedAt, ttlS, claimToken) {
       if (entries.length === 0) return { written: [], refused: [] };
+      if (cluster) return writeOnCluster(entries, startedAt, ttlS, claimToken);
       const keys: string[] = [layout.generation];
       const args: (string | number | Buffer)[] = [startedAt, ttlS, claimToken ?? '', entries.length];
       for (const e of entries) {
@@ -251,18 +367,29 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
 
     async disableCached(publicKeys) {
       if (publicKeys.length === 0) return 0;
+      if (cluster) {
+        const flags = await Promise.all(publicKeys.map((pk) => r.relayDisableOne(2, layout.config(pk), layout.deflated(pk), DISABLED_JSON, DISABLED_PIECE)));
+        // A disabled config has no rev (so it is never answered `unchanged`); the rev lives in another slot.
+        await Promise.all(publicKeys.filter((_, i) => flags[i] === 1).map((pk) => redis.del(layout.rev(pk))));
+        return flags.reduce((a, b) => a + b, 0);
+      }
       return r.relayDisableCached(publicKeys.length * 3, ...publicKeys.flatMap((pk) => [layout.config(pk), layout.rev(pk), layout.deflated(pk)]), DISABLED_JSON, DISABLED_PIECE);
     },
 
     async delete(publicKeys) {
       if (publicKeys.length === 0) return;
+      if (cluster) {
+        const keys = publicKeys.flatMap((pk) => [layout.config(pk), layout.deflated(pk), layout.computedAt(pk), layout.rev(pk), layout.revComputedAt(pk)]);
+        await Promise.all(keys.map((key) => redis.del(key)));
+        return;
+      }
       await redis.del(...publicKeys.flatMap((publicKey) => [layout.config(publicKey), layout.rev(publicKey), layout.deflated(publicKey)]));
     },
 
     async peek(publicKeys) {
       const found = new Map<string, string>();
       if (publicKeys.length === 0) return found;
-      const values = await redis.mget(publicKeys.map((publicKey) => layout.config(publicKey)));
+      const values = await mget(publicKeys.map((publicKey) => layout.config(publicKey)));
       publicKeys.forEach((publicKey, i) => {
         const value = values[i];
         if (typeof value === 'string') found.set(publicKey, value);
@@ -270,18 +397,13 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
       return found;
     },
 
-    async cachedKeys(publicKeys) {
-      const cached = new Set<string>();
-      if (publicKeys.length === 0) return cached;
-      const pipeline = redis.pipeline();
-      for (const publicKey of publicKeys) pipeline.exists(layout.config(publicKey));
-      const results = (await pipeline.exec()) ?? [];
-      publicKeys.forEach((publicKey, i) => {
-        const [error, exists] = results[i] ?? [];
-        if (error) throw error;
-        if (exists === 1) cached.add(publicKey);
-      });
-      return cached;
+    cachedKeys,
+
+    async invalidationTargets(publicKeys) {
+      if (!cluster || publicKeys.length === 0) return cachedKeys(publicKeys);
+      // Config and claim share a slot: one EXISTS answers "cached or claimed" atomically.
+      const found = await Promise.all(publicKeys.map((publicKey) => redis.exists(layout.config(publicKey), layout.claim(publicKey))));
+      return new Set(publicKeys.filter((_, i) => found[i]! > 0));
     },
   };
 }

@@ -1,18 +1,50 @@
-import { Redis, type RedisOptions } from 'ioredis';
-import type { Settings } from '../config/settings';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RedisClusterNode, Settings } from '../config/settings';
 
 /**
  * Redis connections (the key layout is `layout.ts`). The request path fails fast so an outage
- * becomes a quick 503; workers wait patiently for Redis to come back.
+ * becomes a quick 503; workers wait patiently for Redis to come back. With `REDIS_CLUSTER_NODES`
+ * every connection is a cluster client with the same two temperaments.
  */
 
 export type { Redis } from 'ioredis';
 
+/** A connection to the single Redis or to the cluster; every cache takes either. */
+export type RedisClient = Redis | Cluster;
+
+type ConnectionSettings = Pick<Settings, 'redisUrl' | 'redisClusterNodes'>;
+
 /** Reconnect forever, backing off to one attempt every two seconds. */
 const retryStrategy = (times: number) => Math.min(times * 100, 2000);
 
+export function isCluster(redis: RedisClient): redis is Cluster {
+  return (redis as { isCluster?: boolean }).isCluster === true;
+}
+
+function clusterClient(nodes: readonly RedisClusterNode[], perNode: RedisOptions, cluster: ClusterOptions): Cluster {
+  // Credentials and TLS of the first seed that has them apply to every node (a cluster shares them).
+  const credentials = nodes.find((n) => n.password !== undefined || n.username !== undefined);
+  return new Cluster(
+    nodes.map((n) => ({ host: n.host, port: n.port })),
+    {
+      // Reads of a config must see the write that released its claim: replicas lag.
+      scaleReads: 'master',
+      // Groups the commands of one tick by node: a multi-key read becomes one pipeline per node.
+      enableAutoPipelining: true,
+      clusterRetryStrategy: retryStrategy,
+      ...cluster,
+      redisOptions: {
+        ...perNode,
+        ...(credentials?.username !== undefined ? { username: credentials.username } : {}),
+        ...(credentials?.password !== undefined ? { password: credentials.password } : {}),
+        ...(nodes.some((n) => n.tls) ? { tls: {} } : {}),
+      },
+    },
+  );
+}
+
 /** A connection for the API's request path: no offline queue, short timeouts. */
-export function createRequestPathRedis(settings: Pick<Settings, 'redisUrl'>, name: string): Redis {
+export function createRequestPathRedis(settings: ConnectionSettings, name: string): RedisClient {
   const options: RedisOptions = {
     connectionName: name,
     enableOfflineQueue: false,
@@ -21,49 +53,65 @@ export function createRequestPathRedis(settings: Pick<Settings, 'redisUrl'>, nam
     connectTimeout: 1000,
     retryStrategy,
   };
+  if (settings.redisClusterNodes.length > 0) {
+    // A redirect storm or a missing slot gives up after a few tries instead of holding the request.
+    return clusterClient(settings.redisClusterNodes, options, { enableOfflineQueue: false, maxRedirections: 4, retryDelayOnClusterDown: 100, retryDelayOnTryAgain: 100, slotsRefreshTimeout: 1000 });
+  }
   return new Redis(settings.redisUrl, options);
 }
 
 /** A connection for workers and BullMQ: commands wait for Redis to return (BullMQ needs this). */
-export function createWorkerRedis(settings: Pick<Settings, 'redisUrl'>, name: string): Redis {
-  return new Redis(settings.redisUrl, {
-    connectionName: name,
-    maxRetriesPerRequest: null,
-    connectTimeout: 5000,
-    retryStrategy,
-  });
+export function createWorkerRedis(settings: ConnectionSettings, name: string): RedisClient {
+  const options: RedisOptions = { connectionName: name, maxRetriesPerRequest: null, connectTimeout: 5000, retryStrategy };
+  if (settings.redisClusterNodes.length > 0) return clusterClient(settings.redisClusterNodes, options, { slotsRefreshTimeout: 5000 });
+  return new Redis(settings.redisUrl, options);
 }
 
 /**
- * True for the errors ioredis raises while Redis is unreachable (never for script or type errors,
- * and never for other libraries' socket errors, which the PostgreSQL check classifies).
+ * True for the errors ioredis raises while Redis (or the part of the cluster a command needs) is
+ * unreachable — never for script or type errors, and never for other libraries' socket errors,
+ * which the PostgreSQL check classifies.
  */
 export function isRedisUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const message = error.message;
   return (
     error.name === 'MaxRetriesPerRequestError' ||
+    error.name === 'ClusterAllFailedError' ||
     message.startsWith("Stream isn't writeable") ||
     message.startsWith('Connection is closed') ||
     message === 'Command timed out' ||
     message.startsWith('LOADING') ||
-    message.startsWith('MASTERDOWN')
+    message.startsWith('MASTERDOWN') ||
+    message.startsWith('CLUSTERDOWN') ||
+    message.startsWith('TRYAGAIN') ||
+    // The redirect loop gave up (a slot moving while a master fails over).
+    message.startsWith('MOVED') ||
+    message.startsWith('ASK') ||
+    message.startsWith('Too many Cluster redirections') ||
+    message.startsWith('Failed to refresh slots cache') ||
+    message.startsWith('None of startup nodes is available') ||
+    message.startsWith("Cluster isn't ready")
   );
 }
 
 /**
  * Deletes every key under a prefix (tests and benchmark runs clean up their own keys), including
- * the companion keys whose name starts with a hash tag around the prefixed name (layout.ts).
+ * the companion keys whose name starts with a hash tag around the prefixed name (layout.ts). On a
+ * cluster every master is scanned.
  */
-export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<void> {
+export async function deleteKeysWithPrefix(redis: RedisClient, prefix: string): Promise<void> {
   if (!prefix) return;
-  for (const pattern of [`${prefix}*`, `{${prefix}*`]) {
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', pattern.replace(/[[\]?]/g, '\\$&'), 'COUNT', 1000);
-      // One DEL per key (not one multi-key DEL): keys of a cluster live in different slots.
-      await Promise.all(found.map((key) => redis.del(key)));
-      cursor = next;
-    } while (cursor !== '0');
+  const nodes: Redis[] = isCluster(redis) ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    for (const pattern of [`${prefix}*`, `{${prefix}*`]) {
+      let cursor = '0';
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', pattern.replace(/[[\]?]/g, '\\$&'), 'COUNT', 1000);
+        // One DEL per key (not one multi-key DEL): keys of a cluster live in different slots.
+        await Promise.all(found.map((key) => node.del(key)));
+        cursor = next;
+      } while (cursor !== '0');
+    }
   }
 }

@@ -1,7 +1,7 @@
 import { Worker, type Queue } from 'bullmq';
 import { createConfigGenerations } from '../caches/config-generations';
 import { createRedisProjectConfigCache } from '../caches/project-config-cache';
-import { createWorkerRedis, type Redis } from '../caches/redis';
+import { createWorkerRedis, type RedisClient } from '../caches/redis';
 import { createRelayKeyCache } from '../caches/relay-key-cache';
 import type { Container } from '../container';
 import type { JobDeps } from './deps';
@@ -21,7 +21,7 @@ export interface WorkerOptions {
  * The processors' dependencies on a patient Redis connection: a job waits for Redis to come
  * back instead of failing at once as the API's request path does.
  */
-export function workerJobDeps(container: Container, connection: Redis): JobDeps {
+export function workerJobDeps(container: Container, connection: RedisClient): JobDeps {
   const { settings, layout } = container;
   return {
     orm: container.orm,
