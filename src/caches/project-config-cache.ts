@@ -246,8 +246,8 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
   const r = withCommands(redis);
   const claimTtlMs = String(options.claimTtlS * 1000);
   const cluster = isCluster(redis);
-  // MGET needs one slot on a cluster: there, one GET per key, which auto-pipelining sends as one
-  // pipeline per node, all nodes in parallel.
+  // MGET needs one slot on a cluster: there, one GET per key, all in flight at once (each on its
+  // node's connection, so one burst per node, the nodes in parallel).
   const mget = (keys: string[]): Promise<(string | null)[]> => (cluster ? Promise.all(keys.map((k) => redis.get(k))) : redis.mget(keys));
   const mgetBuffer = (keys: string[]): Promise<(Buffer | null)[]> => (cluster ? Promise.all(keys.map((k) => redis.getBuffer(k))) : redis.mgetBuffer(keys));
   const cachedKeys = async (publicKeys: readonly string[]): Promise<Set<string>> => {

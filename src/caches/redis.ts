@@ -29,8 +29,9 @@ function clusterClient(nodes: readonly RedisClusterNode[], perNode: RedisOptions
     {
       // Reads of a config must see the write that released its claim: replicas lag.
       scaleReads: 'master',
-      // Groups the commands of one tick by node: a multi-key read becomes one pipeline per node.
-      enableAutoPipelining: true,
+      // No auto-pipelining: it routes a script call by its first argument (the key count), not its
+      // keys. Without it every command still goes straight to its slot's node, and the commands of
+      // a multi-key read are all in flight at once on the per-node connections.
       clusterRetryStrategy: retryStrategy,
       ...cluster,
       redisOptions: {
