@@ -61,7 +61,7 @@ export async function createContainer(settings: Settings, role: Role, options: C
     applicationName: `relaycfg-${role}-${process.pid}`,
   });
   const redis = createRequestPathRedis(settings, `relaycfg-${role}`);
-  redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
+  redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
   const layout = redisLayout(settings.redisKeyPrefix, { cluster: isCluster(redis) });
   const metrics = createMetrics(role);
   const generations = createConfigGenerations(redis, layout, { markerTtlMs: settings.invalidationDelayMs + 60_000 });

@@ -100,3 +100,52 @@ describe('on a Redis Cluster', () => {
 
 // The stale-write guard's proof on the cluster: builds whose writes land late, changes meanwhile.
 describeBuildRace('on a Redis Cluster: builds racing changes (randomised, seeded)', clusterEnv);
+
+describe('on a Redis Cluster with one master stopped', () => {
+  let server: TestServer;
+  let relay: TestRelay;
+  let seeded: SeedResult;
+
+  beforeAll(async () => {
+    server = await startTestServer({ ...clusterEnv(), INVALIDATION_DELAY_MS: '20' });
+    relay = await server.internalRelay();
+    seeded = await seed(server.container.orm.em.fork(), { orgs: 3, projects: 2, keys: 4 });
+    await relay.pollConfigs(seeded.publicKeys);
+  }, 60_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('serves the keys of the other masters, answers 503 or pending (never 500) for the stopped one, and recovers after its restart', async () => {
+    const { layout } = server.container;
+    // A master without the queues' slot (scheduling needs it; the relay's key is cached in process).
+    const queues = await cluster.portOfKey(`${layout.bullPrefix}:x`);
+    const victim = cluster.ports.findIndex((p) => p !== queues);
+    const portOf = new Map(await Promise.all(seeded.publicKeys.map(async (k) => [k, await cluster.portOfKey(layout.config(k))] as const)));
+    const lost = seeded.publicKeys.filter((k) => portOf.get(k) === cluster.ports[victim]);
+    const kept = seeded.publicKeys.filter((k) => portOf.get(k) !== cluster.ports[victim]);
+    expect(lost.length).toBeGreaterThan(0);
+    expect(kept.length).toBeGreaterThan(0);
+
+    await cluster.stop(victim);
+    try {
+      const deadline = Date.now() + 6000;
+      while (Date.now() < deadline) {
+        const started = Date.now();
+        const onKept = await relay.projectConfigs({ publicKeys: [kept[0]!] });
+        expect(onKept.status).toBe(200);
+        expect(Object.keys(onKept.body.configs ?? {})).toEqual([kept[0]]);
+        const onLost = await relay.projectConfigs({ publicKeys: [lost[0]!] });
+        expect([200, 503]).toContain(onLost.status);
+        if (onLost.status === 200) expect(onLost.body.pending).toEqual([lost[0]]);
+        expect(Date.now() - started).toBeLessThan(3000);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      await cluster.start(victim);
+    }
+    // The restarted master is empty (no persistence here): its keys are built again on demand.
+    const { configs } = await relay.pollConfigs(seeded.publicKeys, { timeoutMs: 20_000 });
+    expect(configs.size).toBe(seeded.publicKeys.length);
+  }, 60_000);
+});

@@ -45,7 +45,7 @@ export function startWorkers(container: Container, options: WorkerOptions = {}):
   const kinds = options.queues ?? JOB_KIND_NAMES;
   // maxRetriesPerRequest: null, as BullMQ requires; it duplicates this connection for blocking reads.
   const connection = createWorkerRedis(settings, `relaycfg-worker-${process.pid}`);
-  connection.on('error', (err) => logger.debug({ err: err.message }, 'worker redis connection error'));
+  connection.on('error', (err: Error) => logger.debug({ err: err.message }, 'worker redis connection error'));
   const deps = workerJobDeps(container, connection);
   const prefix = container.layout.bullPrefix;
 
