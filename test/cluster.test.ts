@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Organization } from '../src/db/entities';
 import { setOption } from '../src/db/option-store';
 import { seed, type SeedResult } from '../src/db/seed';
-import { isolatedEnv } from './support/harness';
+import { isolatedEnv, testContainer } from './support/harness';
+import { startRole, type RoleProcess } from './support/processes';
 import { describeBuildRace } from './support/race';
 import { startRedisCluster, type TestRedisCluster } from './support/redis-cluster';
 import { TestRelay } from './support/relay-client';
@@ -100,6 +101,39 @@ describe('on a Redis Cluster', () => {
 
 // The stale-write guard's proof on the cluster: builds whose writes land late, changes meanwhile.
 describeBuildRace('on a Redis Cluster: builds racing changes (randomised, seeded)', clusterEnv);
+
+describe('on a Redis Cluster: API and workers as separate processes', () => {
+  let env: Record<string, string>;
+  let api: RoleProcess;
+  let worker: RoleProcess | undefined;
+  let relay: TestRelay;
+  let seeded: SeedResult;
+
+  beforeAll(async () => {
+    const fresh = new TestRelay('http://placeholder');
+    env = { ...(await isolatedEnv()), ...clusterEnv(), RELAY_WHITELIST_PK: fresh.publicKey, BUILD_CLAIM_TTL_S: '2' };
+    const seeder = await testContainer(env, 'cli');
+    seeded = await seed(seeder.orm.em.fork(), { orgs: 4, projects: 10, keys: 2 });
+    await seeder.close();
+    [api, worker] = await Promise.all([startRole('api', env), startRole('worker', env)]);
+    relay = new TestRelay(api.url, { secret: fresh.secret, relayId: fresh.relayId });
+  }, 90_000);
+  afterAll(async () => {
+    await Promise.all([api?.stop(), worker?.stop()]);
+    // Its close() deletes the fleet's keys on every master.
+    await (await testContainer(env, 'cli')).close();
+  });
+
+  it("registers and serves every key; a worker SIGKILLed mid-fill strands no key beyond Relay's 30 s", async () => {
+    await relay.register();
+    const first = await relay.projectConfigs({ publicKeys: seeded.publicKeys });
+    expect(first.status).toBe(200);
+    await worker!.kill();
+    worker = await startRole('worker', env);
+    const { configs } = await relay.pollConfigs(seeded.publicKeys, { timeoutMs: 30_000 });
+    expect(configs.size).toBe(seeded.publicKeys.length);
+  }, 60_000);
+});
 
 describe('on a Redis Cluster with one master stopped', () => {
   let server: TestServer;
