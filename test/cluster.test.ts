@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createConfigGenerations } from '../src/caches/config-generations';
+import { redisLayout } from '../src/caches/layout';
+import { createRedisProjectConfigCache, DISABLED_JSON, type ConfigWriteEntry } from '../src/caches/project-config-cache';
+import { createRequestPathRedis, deleteKeysWithPrefix, isRedisUnavailable, type RedisClient } from '../src/caches/redis';
 import { Organization } from '../src/db/entities';
 import { setOption } from '../src/db/option-store';
 import { seed, type SeedResult } from '../src/db/seed';
-import { isolatedEnv, testContainer } from './support/harness';
+import { isolatedEnv, testContainer, testSettings, uniquePrefix } from './support/harness';
 import { startRole, type RoleProcess } from './support/processes';
 import { describeBuildRace } from './support/race';
 import { startRedisCluster, type TestRedisCluster } from './support/redis-cluster';
@@ -30,6 +34,89 @@ async function builds(...servers: TestServer[]): Promise<number> {
   for (const server of servers) for (const v of (await server.container.metrics.projectConfigBuilds.get()).values) if (v.labels.trigger === 'build') total += v.value;
   return total;
 }
+
+describe('the caches on a Redis Cluster', () => {
+  let redis: RedisClient;
+  const prefix = uniquePrefix();
+  const layout = redisLayout(prefix, { cluster: true });
+  const key = (n: number) => n.toString(16).padStart(32, '0');
+  const entry = (publicKey: string, rev: string | null = 'r'): ConfigWriteEntry => ({ publicKey, json: rev === null ? DISABLED_JSON : `{"for":"${publicKey}","rev":"${rev}"}`, rev, organizationId: 1, projectId: 10 });
+  const reads = async (publicKey: string) => [await redis.get(layout.config(publicKey)), await redis.get(layout.rev(publicKey))];
+
+  beforeAll(async () => {
+    redis = createRequestPathRedis(testSettings(clusterEnv()), 'cluster-caches-test');
+    await new Promise((resolve) => redis.once('ready', resolve));
+  });
+  afterAll(async () => {
+    await deleteKeysWithPrefix(redis, prefix);
+    for (const port of cluster.ports) {
+      const { Redis } = await import('ioredis');
+      const node = new Redis(port, '127.0.0.1');
+      expect(await node.keys(`*${prefix}*`)).toEqual([]);
+      node.disconnect();
+    }
+    redis.disconnect();
+  });
+
+  it('claims, writes and answers keys of many slots; refuses a build that lost its claim and a write computed from an older generation', async () => {
+    const cache = createRedisProjectConfigCache(redis, layout, { claimTtlS: 10 });
+    const keys = Array.from({ length: 30 }, (_, i) => key(i + 1));
+    expect((await cache.lookupOrClaim(keys, keys.map(() => null), 'job')).every((r) => r.status === 'claimed')).toBe(true);
+    expect((await cache.lookupOrClaim(keys, keys.map(() => null), 'other')).every((r) => r.status === 'in-flight')).toBe(true);
+    const g = await cache.generation();
+    expect((await cache.writeIfCurrent(keys.map((k) => entry(k, `r${k}`)), g, 60, 'job')).written).toHaveLength(30);
+    expect(await reads(keys[0]!)).toEqual([entry(keys[0]!, `r${keys[0]}`).json, `r${keys[0]}`]);
+    expect(await cache.lookupOrClaim([keys[1]!], [`r${keys[1]}`], 't')).toEqual([{ status: 'unchanged' }]);
+    // Older than what is stored: refused; as new: written.
+    expect(await cache.writeIfCurrent([entry(keys[2]!, 'old')], g - 1, 60, null)).toEqual({ written: [], refused: [keys[2]] });
+    await redis.incr(layout.generation);
+    expect((await cache.writeIfCurrent([entry(keys[2]!, 'new')], await cache.generation(), 60, null)).written).toEqual([keys[2]]);
+    expect(await reads(keys[2]!)).toEqual([entry(keys[2]!, 'new').json, 'new']);
+    // A build whose claim another holder took over writes nothing.
+    const late = key(100);
+    await cache.lookupOrClaim([late], [null], 'first');
+    await cache.releaseClaims([late], 'first');
+    await cache.lookupOrClaim([late], [null], 'second');
+    expect((await cache.writeIfCurrent([entry(late)], g, 60, 'first')).refused).toEqual([late]);
+  });
+
+  it('writes without a claim only where a config or a claim is, and an invalidation targets both', async () => {
+    const cache = createRedisProjectConfigCache(redis, layout, { claimTtlS: 10 });
+    const [cached, claimed, absent] = [key(201), key(202), key(203)];
+    await cache.lookupOrClaim([cached, claimed], [null, null], 'b');
+    await cache.writeIfCurrent([entry(cached)], await cache.generation(), 60, 'b');
+    expect(await cache.invalidationTargets([cached, claimed, absent])).toEqual(new Set([cached, claimed]));
+    expect(await cache.cachedKeys([cached, claimed, absent])).toEqual(new Set([cached]));
+    const result = await cache.writeIfCurrent([entry(cached, 'x'), entry(claimed, 'y'), entry(absent, 'z')], await cache.generation(), 60, null);
+    expect(result).toEqual({ written: [cached, claimed], refused: [absent] });
+    expect(await cache.peek([cached, claimed, absent])).toEqual(new Map([[cached, entry(cached, 'x').json], [claimed, entry(claimed, 'y').json]]));
+    expect(await cache.disableCached([cached, absent])).toBe(1);
+    expect(await reads(cached)).toEqual([DISABLED_JSON, null]);
+    await cache.delete([claimed]);
+    expect(await reads(claimed)).toEqual([null, null]);
+  });
+
+  it('de-duplicates pending invalidations with one-slot marker scripts', async () => {
+    const generations = createConfigGenerations(redis, layout, { markerTtlMs: 60_000 });
+    const before = Number((await redis.get(layout.generation)) ?? 0);
+    const org = { scope: 'organization' as const, organizationId: 7 };
+    const project = { scope: 'project' as const, organizationId: 7, projectId: 70 };
+    expect(await generations.recordChange(project)).toBe(true);
+    expect(await generations.recordChange(org)).toBe(true);
+    expect(await generations.recordChange({ scope: 'key', organizationId: 7, projectId: 71, publicKey: key(1) })).toBe(false);
+    expect(await generations.beginInvalidation(project)).toBe(false);
+    expect(await generations.beginInvalidation(org)).toBe(true);
+    expect(Number(await redis.get(layout.generation))).toBe(before + 3);
+  });
+
+  it("counts the cluster's errors as Redis unavailable", () => {
+    for (const message of ['CLUSTERDOWN The cluster is down', 'TRYAGAIN Multiple keys request during rehashing of slot', 'MOVED 3999 127.0.0.1:6381', 'Too many Cluster redirections. Last error: x', 'Failed to refresh slots cache.', "Cluster isn't ready and enableOfflineQueue options is false"]) {
+      expect(isRedisUnavailable(new Error(message)), message).toBe(true);
+    }
+    expect(isRedisUnavailable(new Error('CROSSSLOT Keys in request don\'t hash to the same slot'))).toBe(false);
+    expect(isRedisUnavailable(new Error('ERR Error running script'))).toBe(false);
+  });
+});
 
 describe('on a Redis Cluster', () => {
   let a: TestServer;

@@ -18,7 +18,10 @@ import { isCluster, type RedisClient } from './redis';
  *   behind, so it is never answered `unchanged`) unless its organization, project or key changed
  *   after `startedAt` (a reading of `generation()` taken before loading); it releases the claims
  *   of `claimToken` only after writing. A refused write is always safe: the change's own
- *   invalidation recomputes cached keys, and Relay's next poll rebuilds uncached ones.
+ *   invalidation recomputes cached keys, and Relay's next poll rebuilds uncached ones. On a
+ *   Redis Cluster the guard is per key instead (below): a write is refused when the stored config
+ *   was computed from a newer generation, when `claimToken` no longer holds the key's claim, or —
+ *   without a token — when the key is neither cached nor claimed.
  * - `disableCached` turns cached configs into `{"disabled":true}` at once; uncached keys stay absent.
  * - Every config written has its pre-compressed piece beside it (same TTL, same bytes once
  *   inflated); a reader that finds a config without one (written by an older version) gets the
