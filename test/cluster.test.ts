@@ -134,17 +134,18 @@ describe('on a Redis Cluster', () => {
     relay = new TestRelay(a.url, { secret: template.secret, relayId: template.relayId });
     await relay.register();
     relayOnB = new TestRelay(b.url, { secret: template.secret, relayId: template.relayId });
-    seeded = await seed(a.container.orm.em.fork(), { orgs: 6, projects: 2, keys: 5 });
+    seeded = await seed(a.container.orm.em.fork(), { orgs: 10, projects: 10, keys: 5 });
   }, 60_000);
   afterAll(async () => {
     await b?.close();
     await a?.close();
   });
 
-  it('registers a relay and answers v3 polls end to end; exactly one build per key with two APIs and concurrent clients', async () => {
+  it('registers a relay and answers v3 polls end to end; two APIs and 20 clients on 500 uncached keys: exactly 500 builds', async () => {
     const keys = seeded.publicKeys;
+    expect(keys).toHaveLength(500);
     const before = await builds(a, b);
-    const clients = Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? relay : relayOnB));
+    const clients = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? relay : relayOnB));
     const results = await Promise.all(clients.map((client) => client.pollConfigs(keys, { intervalMs: 50 })));
     for (const result of results) expect(result.configs.size).toBe(keys.length);
     await waitForQueuesToSettle(a.container, { quietMs: 300 });
@@ -153,10 +154,7 @@ describe('on a Redis Cluster', () => {
 
   it('spreads the configs of a fill over all three masters', async () => {
     const perNode = new Map<number, number>();
-    for (const key of seeded.publicKeys) {
-      const port = await cluster.portOfKey(a.container.layout.config(key));
-      perNode.set(port, (perNode.get(port) ?? 0) + 1);
-    }
+    for (const port of await cluster.portsOfKeys(seeded.publicKeys.map((k) => a.container.layout.config(k)))) perNode.set(port, (perNode.get(port) ?? 0) + 1);
     expect([...perNode.keys()].sort()).toEqual([...cluster.ports].sort());
     for (const count of perNode.values()) expect(count).toBeGreaterThan(0);
   });
@@ -242,7 +240,8 @@ describe('on a Redis Cluster with one master stopped', () => {
     // A master without the queues' slot (scheduling needs it; the relay's key is cached in process).
     const queues = await cluster.portOfKey(`${layout.bullPrefix}:x`);
     const victim = cluster.ports.findIndex((p) => p !== queues);
-    const portOf = new Map(await Promise.all(seeded.publicKeys.map(async (k) => [k, await cluster.portOfKey(layout.config(k))] as const)));
+    const ports = await cluster.portsOfKeys(seeded.publicKeys.map((k) => layout.config(k)));
+    const portOf = new Map(seeded.publicKeys.map((k, i) => [k, ports[i]] as const));
     const lost = seeded.publicKeys.filter((k) => portOf.get(k) === cluster.ports[victim]);
     const kept = seeded.publicKeys.filter((k) => portOf.get(k) !== cluster.ports[victim]);
     expect(lost.length).toBeGreaterThan(0);

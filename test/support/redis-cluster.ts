@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 
 const run = promisify(execFile);
 
@@ -20,6 +21,8 @@ export interface TestRedisCluster {
   start(index: number): Promise<void>;
   /** The port of the master serving `key` (CLUSTER KEYSLOT + CLUSTER SLOTS). */
   portOfKey(key: string): Promise<number>;
+  /** The same for many keys, with one slot map. */
+  portsOfKeys(keys: readonly string[]): Promise<number[]>;
   close(): Promise<void>;
 }
 
@@ -80,6 +83,29 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
+
+  async function portsOfKeys(keys: readonly string[]): Promise<number[]> {
+    // Asks a node that is up (one may be stopped by the test).
+    for (const port of ports) {
+      const node = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      try {
+        await node.connect();
+        const ranges = (await node.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+        const slots = await Promise.all(keys.map((k) => node.call('CLUSTER', 'KEYSLOT', k) as Promise<number>));
+        return slots.map((slot) => {
+          const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+          if (!range) throw new Error(`no node serves slot ${slot}`);
+          return Number(range[2][1]);
+        });
+      } catch {
+        continue;
+      } finally {
+        node.disconnect();
+      }
+    }
+    throw new Error('no node of the test cluster answers');
+  }
+
   return {
     ports,
     nodes: ports.map((p) => `127.0.0.1:${p}`).join(','),
@@ -88,18 +114,8 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
       await startNode(ports[index]!);
       await waitOk();
     },
-    async portOfKey(key) {
-      const slot = Number(await cli(ports[0]!, 'CLUSTER', 'KEYSLOT', key));
-      const nodes = await cli(ports[0]!, 'CLUSTER', 'NODES');
-      for (const line of nodes.split('\n')) {
-        const [, address, , , , , , , ...ranges] = line.split(' ');
-        for (const range of ranges) {
-          const [from, to] = range.split('-').map(Number);
-          if (slot >= from! && slot <= (to ?? from!)) return Number(address!.split(':')[1]!.split('@')[0]);
-        }
-      }
-      throw new Error(`no node serves slot ${slot}`);
-    },
+    portOfKey: async (key) => (await portsOfKeys([key]))[0]!,
+    portsOfKeys,
     async close() {
       await Promise.all(ports.map(stopNode));
       await rm(dir, { recursive: true, force: true });
