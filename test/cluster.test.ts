@@ -58,7 +58,7 @@ describe('the caches on a Redis Cluster', () => {
     redis.disconnect();
   });
 
-  it('claims, writes and answers keys of many slots; refuses a build that lost its claim and a write computed from an older generation', async () => {
+  it('claims, writes and answers keys of many slots; refuses a write computed from an older generation', async () => {
     const cache = createRedisProjectConfigCache(redis, layout, { claimTtlS: 10 });
     const keys = Array.from({ length: 30 }, (_, i) => key(i + 1));
     expect((await cache.lookupOrClaim(keys, keys.map(() => null), 'job')).every((r) => r.status === 'claimed')).toBe(true);
@@ -72,25 +72,33 @@ describe('the caches on a Redis Cluster', () => {
     await redis.incr(layout.generation);
     expect((await cache.writeIfCurrent([entry(keys[2]!, 'new')], await cache.generation(), 60, null)).written).toEqual([keys[2]]);
     expect(await reads(keys[2]!)).toEqual([entry(keys[2]!, 'new').json, 'new']);
-    // A build whose claim another holder took over writes nothing.
+    // A build that outlived its claim still writes what is current (a backlog longer than the
+    // claim TTL must not turn every build into a refused one), and leaves the new holder's claim.
     const late = key(100);
     await cache.lookupOrClaim([late], [null], 'first');
     await cache.releaseClaims([late], 'first');
     await cache.lookupOrClaim([late], [null], 'second');
-    expect((await cache.writeIfCurrent([entry(late)], g, 60, 'first')).refused).toEqual([late]);
+    expect((await cache.writeIfCurrent([entry(late)], await cache.generation(), 60, 'first')).written).toEqual([late]);
+    expect(await redis.get(layout.claim(late))).toBe('second');
   });
 
-  it('writes without a claim only where a config or a claim is, and an invalidation targets both', async () => {
+  it('recomputes cached and claimed keys on an invalidation and marks the others, so an older write of them is refused', async () => {
     const cache = createRedisProjectConfigCache(redis, layout, { claimTtlS: 10 });
     const [cached, claimed, absent] = [key(201), key(202), key(203)];
+    const before = await cache.generation();
     await cache.lookupOrClaim([cached, claimed], [null, null], 'b');
-    await cache.writeIfCurrent([entry(cached)], await cache.generation(), 60, 'b');
-    expect(await cache.invalidationTargets([cached, claimed, absent])).toEqual(new Set([cached, claimed]));
+    await cache.writeIfCurrent([entry(cached)], before, 60, 'b');
+    await redis.incr(layout.generation);
+    const startedAt = await cache.generation();
+    expect(await cache.invalidationTargets([cached, claimed, absent], startedAt)).toEqual(new Set([cached, claimed]));
     expect(await cache.cachedKeys([cached, claimed, absent])).toEqual(new Set([cached]));
-    const result = await cache.writeIfCurrent([entry(cached, 'x'), entry(claimed, 'y'), entry(absent, 'z')], await cache.generation(), 60, null);
-    expect(result).toEqual({ written: [cached, claimed], refused: [absent] });
-    expect(await cache.peek([cached, claimed, absent])).toEqual(new Map([[cached, entry(cached, 'x').json], [claimed, entry(claimed, 'y').json]]));
-    expect(await cache.disableCached([cached, absent])).toBe(1);
+    // A build that loaded before the change (reading `before`) is refused for the marked key too.
+    expect(await cache.writeIfCurrent([entry(absent, 'stale')], before, 60, null)).toEqual({ written: [], refused: [absent] });
+    expect(await cache.cachedKeys([absent])).toEqual(new Set());
+    const result = await cache.writeIfCurrent([entry(cached, 'x'), entry(claimed, 'y'), entry(absent, 'z')], startedAt, 60, null);
+    expect(result).toEqual({ written: [cached, claimed, absent], refused: [] });
+    expect(await cache.peek([cached, claimed, key(204)])).toEqual(new Map([[cached, entry(cached, 'x').json], [claimed, entry(claimed, 'y').json]]));
+    expect(await cache.disableCached([cached, key(204)])).toBe(1);
     expect(await reads(cached)).toEqual([DISABLED_JSON, null]);
     await cache.delete([claimed]);
     expect(await reads(claimed)).toEqual([null, null]);

@@ -19,16 +19,16 @@ import { isCluster, type RedisClient } from './redis';
  *   after `startedAt` (a reading of `generation()` taken before loading); it releases the claims
  *   of `claimToken` only after writing. A refused write is always safe: the change's own
  *   invalidation recomputes cached keys, and Relay's next poll rebuilds uncached ones. On a
- *   Redis Cluster the guard is per key instead (below): a write is refused when the stored config
- *   was computed from a newer generation, when `claimToken` no longer holds the key's claim, or —
- *   without a token — when the key is neither cached nor claimed.
+ *   Redis Cluster the guard is per key instead (below): a write is refused when the stored config,
+ *   or an invalidation's mark, is from a newer generation.
  * - `disableCached` turns cached configs into `{"disabled":true}` at once; uncached keys stay absent.
  * - Every config written has its pre-compressed piece beside it (same TTL, same bytes once
  *   inflated); a reader that finds a config without one (written by an older version) gets the
  *   plain bytes instead and may compress them itself.
  * - `cachedKeys` tells which keys have a config now; a config may expire at any moment after.
  * - `invalidationTargets` tells which keys an invalidation must recompute: the cached ones, and on
- *   a cluster also the claimed ones (see "On a Redis Cluster" below).
+ *   a cluster also the claimed ones; there it marks the others with the invalidation's reading
+ *   (see "On a Redis Cluster" below).
  * - `peek` returns the stored text of cached keys and writes nothing.
  * - `delete` removes config and rev together.
  */
@@ -42,8 +42,11 @@ export interface ProjectConfigCache {
   writeIfCurrent(entries: readonly ConfigWriteEntry[], startedAt: number, ttlS: number, claimToken: string | null): Promise<{ written: string[]; refused: string[] }>;
   disableCached(publicKeys: readonly string[]): Promise<number>;
   cachedKeys(publicKeys: readonly string[]): Promise<Set<string>>;
-  /** The keys an invalidation recomputes (cached; on a cluster, cached or claimed). */
-  invalidationTargets(publicKeys: readonly string[]): Promise<Set<string>>;
+  /**
+   * The keys an invalidation recomputes (cached; on a cluster, cached or claimed, and every other
+   * key is marked as computed at `startedAt`, so an older write is refused).
+   */
+  invalidationTargets(publicKeys: readonly string[], startedAt: number): Promise<Set<string>>;
   /** The stored config text of the cached keys among these (for `configs verify`); claims nothing. */
   peek(publicKeys: readonly string[]): Promise<Map<string, string>>;
   /** Removes configs and revs (a key whose config can no longer be computed must not be served as current). */
@@ -141,16 +144,13 @@ return flags
  * key (other slots), so the guard there is per key (DESIGN.md, "Redis Cluster"):
  * - each config is stored with the generation it was computed from (`computedAt`, in its slot),
  *   and a write computed from an older generation than the stored one is refused;
- * - a build writes only while it still holds its claim (an expired claim means a newer build may
- *   be on its way, and its write is refused — Relay's next poll rebuilds);
- * - a write without a claim (invalidations, synchronous versions) only updates keys that are
- *   cached or claimed, and an invalidation recomputes exactly those keys.
+ * - an invalidation, in one script per key, either finds the key cached or claimed (and
+ *   recomputes it) or sets its `computedAt` to the invalidation's reading (a mark, no config).
  * Why that suffices: take the last change of a key, committed before its invalidation J reads the
- * counter (g). A stale writer W loaded before the commit, so it read a counter < g. If J finds the
- * key cached or claimed, J's write (≥ g) either lands after W's or refuses W's. If J finds it
- * neither, W cannot be a build (its claim, taken before it read the counter, would still be held)
- * nor a claimless writer (nothing to update) — unless the key is claimed again later, by a build
- * that reads the counter after that claim (≥ g) and overwrites W.
+ * counter (g). A stale writer W loaded before the commit, so it read a counter < g. If W writes
+ * before J's script, J finds the key cached and its write (g) replaces W's; if after, W finds g
+ * or newer stored — J's config or J's mark — and is refused. Marks live an hour, far longer than
+ * any build runs.
  * The `.rev` key (another slot) is written after its config, guarded the same way by its own
  * companion, so revs and configs end up from the same write.
  */
@@ -159,24 +159,33 @@ return flags
 // token ('' = none), json, piece. Returns 1 when written. Releases the token's claim either way.
 const WRITE_KEY = `
 local gen, rev, ttl, token = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
-local holder = redis.call('GET', KEYS[4])
-local ok
-if token ~= '' then ok = holder == token else ok = holder ~= false or redis.call('EXISTS', KEYS[1]) == 1 end
-if ok then
-  local stored = redis.call('GET', KEYS[3])
-  if stored then
-    local sep = string.find(stored, ' ', 1, true)
-    local sgen, srev = tonumber(string.sub(stored, 1, sep - 1)), string.sub(stored, sep + 1)
-    if sgen > gen or (sgen == gen and srev > rev) then ok = false end
-  end
+local ok = true
+local stored = redis.call('GET', KEYS[3])
+if stored then
+  local sep = string.find(stored, ' ', 1, true)
+  local sgen, srev = tonumber(string.sub(stored, 1, sep - 1)), string.sub(stored, sep + 1)
+  if sgen > gen or (sgen == gen and srev > rev) then ok = false end
 end
-if token ~= '' and holder == token then redis.call('DEL', KEYS[4]) end
+if token ~= '' and redis.call('GET', KEYS[4]) == token then redis.call('DEL', KEYS[4]) end
 if not ok then return 0 end
 redis.call('SET', KEYS[1], ARGV[5], 'EX', ttl)
 redis.call('SET', KEYS[2], ARGV[6], 'EX', ttl)
 redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. rev, 'EX', ttl)
 return 1
 `;
+
+// KEYS: config, claim, computedAt. ARGV: the invalidation's reading, mark TTL (s). 1 = recompute
+// (cached or claimed); otherwise the key is marked, unless something newer is stored.
+const TARGET_OR_MARK = `
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 1 end
+local stored = redis.call('GET', KEYS[3])
+if stored and tonumber(string.sub(stored, 1, string.find(stored, ' ', 1, true) - 1)) >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[3], ARGV[1] .. ' ', 'EX', ARGV[2])
+return 0
+`;
+
+/** How long an invalidation's mark on an uncached key refuses older writes. */
+const MARK_TTL_S = 3600;
 
 // KEYS: rev, its computedAt. ARGV: generation, rev ('' = none), ttl. Same order as WRITE_KEY.
 const WRITE_REV = `
@@ -224,6 +233,7 @@ interface CacheCommands {
   relayWriteKey(numKeys: number, ...args: (string | number | Buffer)[]): Promise<number>;
   relayWriteRev(numKeys: number, ...args: (string | number)[]): Promise<number>;
   relayDisableOne(numKeys: number, ...args: (string | Buffer)[]): Promise<number>;
+  relayTargetOrMark(numKeys: number, ...args: (string | number)[]): Promise<number>;
 }
 
 // defineCommand('x') also defines 'xBuffer', which replies with Buffers instead of strings.
@@ -231,6 +241,7 @@ const SCRIPTS = { relayClaimMissing: CLAIM_MISSING, relayReleaseClaims: RELEASE,
   relayWriteKey: WRITE_KEY,
   relayWriteRev: WRITE_REV,
   relayDisableOne: DISABLE_ONE,
+  relayTargetOrMark: TARGET_OR_MARK,
 };
 
 function withCommands(redis: RedisClient): RedisClient & CacheCommands {
@@ -402,11 +413,10 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
 
     cachedKeys,
 
-    async invalidationTargets(publicKeys) {
+    async invalidationTargets(publicKeys, startedAt) {
       if (!cluster || publicKeys.length === 0) return cachedKeys(publicKeys);
-      // Config and claim share a slot: one EXISTS answers "cached or claimed" atomically.
-      const found = await Promise.all(publicKeys.map((publicKey) => redis.exists(layout.config(publicKey), layout.claim(publicKey))));
-      return new Set(publicKeys.filter((_, i) => found[i]! > 0));
+      const found = await Promise.all(publicKeys.map((pk) => r.relayTargetOrMark(3, layout.config(pk), layout.claim(pk), layout.computedAt(pk), startedAt, MARK_TTL_S)));
+      return new Set(publicKeys.filter((_, i) => found[i] === 1));
     },
   };
 }
