@@ -62,6 +62,11 @@ export async function createContainer(settings: Settings, role: Role, options: C
   });
   const redis = createRequestPathRedis(settings, `relaycfg-${role}`);
   redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
+  // A cluster client is ready only once it has read the slot map, and this connection fails fast:
+  // a CLI command (one try, no Relay polling again) waits for that, briefly, before its first call.
+  if (role === 'cli' && isCluster(redis) && redis.status !== 'ready') {
+    await withTimeout(new Promise((resolve) => redis.once('ready', resolve)), 5000).catch(() => undefined);
+  }
   const layout = redisLayout(settings.redisKeyPrefix, { cluster: isCluster(redis) });
   const metrics = createMetrics(role);
   const generations = createConfigGenerations(redis, layout, { markerTtlMs: settings.invalidationDelayMs + 60_000 });

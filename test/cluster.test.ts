@@ -7,7 +7,9 @@ import { Organization } from '../src/db/entities';
 import { setOption } from '../src/db/option-store';
 import { seed, type SeedResult } from '../src/db/seed';
 import { isolatedEnv, testContainer, testSettings, uniquePrefix } from './support/harness';
-import { startRole, type RoleProcess } from './support/processes';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ROOT, startRole, type RoleProcess } from './support/processes';
 import { describeBuildRace } from './support/race';
 import { startRedisCluster, type TestRedisCluster } from './support/redis-cluster';
 import { TestRelay } from './support/relay-client';
@@ -18,6 +20,7 @@ import { waitForQueuesToSettle } from './support/settle';
  * The whole service on a real three-master Redis Cluster (started here on free loopback ports,
  * `cluster-require-full-coverage no`): the same guarantees as on one Redis.
  */
+const run = promisify(execFile);
 let cluster: TestRedisCluster;
 const clusterEnv = () => ({ REDIS_CLUSTER_NODES: cluster.nodes });
 
@@ -225,6 +228,11 @@ describe('on a Redis Cluster: API and workers as separate processes', () => {
     worker = await startRole('worker', env);
     const { configs } = await relay.pollConfigs(seeded.publicKeys, { timeoutMs: 30_000 });
     expect(configs.size).toBe(seeded.publicKeys.length);
+  }, 60_000);
+
+  it('runs the CLI against the cluster: configs verify compares every cached config with a fresh computation', async () => {
+    const { stdout } = await run('npm', ['run', '-s', 'cli', '--', 'configs', 'verify', '--all'], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...env } });
+    expect(stdout).toContain(`${seeded.publicKeys.length} of ${seeded.publicKeys.length} keys cached; 0 differ`);
   }, 60_000);
 });
 
