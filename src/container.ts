@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { createConfigGenerations, type ConfigGenerations } from './caches/config-generations';
 import { createRedisProjectConfigCache, type ProjectConfigCache } from './caches/project-config-cache';
 import { redisLayout, type RedisLayout } from './caches/layout';
-import { createOperatorRedis, createRequestPathRedis, type Redis } from './caches/redis';
+import { createRequestPathRedis, isCluster, type RedisClient } from './caches/redis';
 import { createRegistrationRateLimit, type RegistrationRateLimit } from './caches/registration-rate-limit';
 import { createRelayActivity, type RelayActivity } from './caches/relay-activity';
 import { createRelayKeyCache, type RelayKeyCache } from './caches/relay-key-cache';
@@ -30,7 +30,7 @@ export interface Container {
   logger: Logger;
   orm: Orm;
   /** The fail-fast connection of the request path (also the queues' producer connection). */
-  redis: Redis;
+  redis: RedisClient;
   /** Every Redis key name this process uses. */
   layout: RedisLayout;
   metrics: Metrics;
@@ -70,10 +70,14 @@ export async function createContainer(settings: Settings, role: Role, options: C
     poolMax: 10,
     applicationName: `relaycfg-${role}-${process.pid}`,
   });
-  // The CLI is one short-lived process: its commands wait for the connection instead of failing.
-  const redis = role === 'cli' ? createOperatorRedis(settings, `relaycfg-${role}`) : createRequestPathRedis(settings, `relaycfg-${role}`);
-  redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
-  const layout = redisLayout(settings.redisKeyPrefix);
+  const redis = createRequestPathRedis(settings, `relaycfg-${role}`);
+  redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
+  // This connection fails fast, and a fresh process's first command would race the connect (and a
+  // cluster client's slot map): a CLI command (one try, no Relay polling again) waits, briefly.
+  if (role === 'cli' && redis.status !== 'ready') {
+    await withTimeout(new Promise((resolve) => redis.once('ready', resolve)), 5000).catch(() => undefined);
+  }
+  const layout = redisLayout(settings.redisKeyPrefix, { cluster: isCluster(redis) });
   const metrics = createMetrics(role);
   const generations = createConfigGenerations(redis, layout, { markerTtlMs: settings.invalidationDelayMs + 60_000 });
   checkJobRegistry();

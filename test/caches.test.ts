@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConfigGenerations } from '../src/caches/config-generations';
 import { redisLayout, type RedisLayout } from '../src/caches/layout';
 import { createRedisProjectConfigCache, DISABLED_JSON, type ConfigWriteEntry, type ProjectConfigCache } from '../src/caches/project-config-cache';
-import { createRequestPathRedis, deleteKeysWithPrefix, type Redis } from '../src/caches/redis';
+import { createRequestPathRedis, deleteKeysWithPrefix, type RedisClient } from '../src/caches/redis';
 import { GzipSplicer } from '../src/caches/gzip-splice';
 import { gunzipSync } from 'node:zlib';
 import { testSettings, uniquePrefix } from './support/harness';
 
-let redis: Redis;
+let redis: RedisClient;
 const prefixes: string[] = [];
 /** A fresh key layout; its keys are deleted after the file's tests. */
 const freshLayout = () => {

@@ -82,4 +82,18 @@ describe('loadSettings', () => {
       expect(() => loadSettings({ SYSTEM_URL_PREFIX: bad }), bad).toThrow(/SYSTEM_URL_PREFIX: must be an absolute http/);
     }
   });
+
+  it('reads Redis Cluster seeds as host:port or redis:// / rediss:// URLs, and refuses a prefix with a hash tag', () => {
+    expect(loadSettings({}).redisClusterNodes).toEqual([]);
+    expect(loadSettings({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis://:s%40cret@r2.example:7001,rediss://app:pw@r3.example:7002/' }).redisClusterNodes).toEqual([
+      { host: '10.0.0.1', port: 7000, tls: false },
+      { host: 'r2.example', port: 7001, password: 's@cret', tls: false },
+      { host: 'r3.example', port: 7002, username: 'app', password: 'pw', tls: true },
+    ]);
+    for (const bad of ['10.0.0.1', 'http://r1:7000', 'redis://r1:7000/2', 'r1:notaport']) {
+      expect(() => loadSettings({ REDIS_CLUSTER_NODES: bad }), bad).toThrow(/REDIS_CLUSTER_NODES:/);
+    }
+    expect(() => loadSettings({ REDIS_KEY_PREFIX: '{tenant}:' })).toThrow(/REDIS_KEY_PREFIX: must not contain \{ or \}/);
+    expect(loadSettings({ REDIS_KEY_PREFIX: 'tenant:' }).redisKeyPrefix).toBe('tenant:');
+  });
 });

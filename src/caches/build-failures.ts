@@ -1,5 +1,5 @@
 import type { RedisLayout } from './layout';
-import type { Redis } from './redis';
+import type { RedisClient } from './redis';
 
 /**
  * The last failed build of each key (`configs status`: "why is this key pending?"), beside its
@@ -21,7 +21,7 @@ export interface BuildFailureLog {
 
 const KEEP_S = 7 * 24 * 3600;
 
-export function createBuildFailureLog(redis: Redis, layout: RedisLayout): BuildFailureLog {
+export function createBuildFailureLog(redis: RedisClient, layout: RedisLayout): BuildFailureLog {
   return {
     async record(publicKeys, failure) {
       if (publicKeys.length === 0) return;

@@ -1,5 +1,5 @@
 import type { RedisLayout } from './layout';
-import type { Redis } from './redis';
+import { scanNodes, type RedisClient } from './redis';
 
 /**
  * What the recompute-all job needs from Redis beside the config cache: the format stamp of the
@@ -18,7 +18,7 @@ export interface CachedConfigScan {
   scanConfigKeys(cursor: string, count: number): Promise<{ cursor: string; publicKeys: string[] }>;
 }
 
-export function createCachedConfigScan(redis: Redis, layout: RedisLayout): CachedConfigScan {
+export function createCachedConfigScan(redis: RedisClient, layout: RedisLayout): CachedConfigScan {
   return {
     async storedFormat() {
       const text = await redis.get(layout.configFormat);
@@ -29,7 +29,14 @@ export function createCachedConfigScan(redis: Redis, layout: RedisLayout): Cache
       await redis.set(layout.configFormat, String(format));
     },
     async scanConfigKeys(cursor, count) {
-      const [next, found] = await redis.scan(cursor, 'MATCH', layout.configPattern, 'COUNT', count);
+      // One cursor over every master: `<node index>:<that node's cursor>`; '0' starts and ends.
+      const nodes = scanNodes(redis);
+      const [nodeText, nodeCursor] = cursor.includes(':') ? cursor.split(':') : ['0', cursor];
+      const index = Number(nodeText);
+      const node = nodes[index];
+      if (!node) return { cursor: '0', publicKeys: [] };
+      const [nodeNext, found] = await node.scan(nodeCursor ?? '0', 'MATCH', layout.configPattern, 'COUNT', count);
+      const next = nodeNext !== '0' ? `${index}:${nodeNext}` : index + 1 < nodes.length ? `${index + 1}:0` : '0';
       const publicKeys = new Set<string>();
       for (const key of found) {
         const publicKey = layout.publicKeyOfConfig(key);

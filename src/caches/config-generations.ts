@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisLayout } from './layout';
-import type { Redis } from './redis';
+import { isCluster, type RedisClient } from './redis';
 
 /**
  * The writer's side of "No stale overwrite" (DESIGN.md) and hierarchical de-duplication of
@@ -15,6 +15,12 @@ import type { Redis } from './redis';
  * yet"; a change inside a scope with a pending marker needs no job of its own. A job removes its
  * marker *before* reading the counter and loading, so a change that saw the marker is always
  * visible to that job.
+ *
+ * On a Redis Cluster the counter lives in another slot than the markers (all markers of one
+ * organization share a slot), so a change increments it first and then runs the marker script:
+ * a job that finds no marker has cleared it after the increment, so it reads a counter at least
+ * as new. Stamps are not kept there: the cluster's guard compares generations per key instead
+ * (project-config-cache.ts).
  *
  * A marker holds the token of the change that set it (its outbox row). Setting the marker and
  * enqueueing the job are two Redis calls; if the enqueue fails, the change is published again
@@ -62,6 +68,20 @@ redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[2])
 return 1
 `;
 
+// The same without the counter and the stamp (cluster): KEYS[1] own marker, KEYS[2..] enclosing.
+const MARK_CHANGE = `
+local own = redis.call('GET', KEYS[1])
+for k = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[k]) == 1 then
+    if own == ARGV[2] then redis.call('DEL', KEYS[1]) end
+    return 0
+  end
+end
+if own and own ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
+return 1
+`;
+
 // KEYS[1] own marker, KEYS[2..] enclosing markers. Returns 1 when the job must run.
 const BEGIN_INVALIDATION = `
 redis.call('DEL', KEYS[1])
@@ -73,19 +93,21 @@ return 1
 
 interface GenerationCommands {
   relayRecordChange(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  relayMarkChange(numKeys: number, ...args: (string | number)[]): Promise<number>;
   relayBeginInvalidation(numKeys: number, ...args: string[]): Promise<number>;
 }
 
-const SCRIPTS = { relayRecordChange: RECORD_CHANGE, relayBeginInvalidation: BEGIN_INVALIDATION };
+const SCRIPTS = { relayRecordChange: RECORD_CHANGE, relayMarkChange: MARK_CHANGE, relayBeginInvalidation: BEGIN_INVALIDATION };
 
 export interface ConfigGenerationsOptions {
   /** How long a pending marker lives if its job never starts (e.g. the add failed). */
   markerTtlMs: number;
 }
 
-export function createConfigGenerations(redis: Redis, layout: RedisLayout, options: ConfigGenerationsOptions): ConfigGenerations {
+export function createConfigGenerations(redis: RedisClient, layout: RedisLayout, options: ConfigGenerationsOptions): ConfigGenerations {
   for (const [name, lua] of Object.entries(SCRIPTS)) if (!(name in redis)) redis.defineCommand(name, { lua });
-  const r = redis as Redis & GenerationCommands;
+  const r = redis as RedisClient & GenerationCommands;
+  const cluster = isCluster(redis);
   const { stamp, marker } = layout;
 
   /** The stamp a change sets, its own marker, and the markers of the scopes that enclose it. */
@@ -95,18 +117,22 @@ export function createConfigGenerations(redis: Redis, layout: RedisLayout, optio
       case 'organization':
         return { stamp: stamp.organization(change.organizationId), own: org, enclosing: [] };
       case 'project':
-        return { stamp: stamp.project(change.projectId), own: marker.project(change.projectId), enclosing: [org] };
+        return { stamp: stamp.project(change.projectId), own: marker.project(change.organizationId, change.projectId), enclosing: [org] };
       case 'template':
         // Which projects use the template is only known to the job, so the whole organization is stamped.
-        return { stamp: stamp.organization(change.organizationId), own: marker.template(change.templateId), enclosing: [org] };
+        return { stamp: stamp.organization(change.organizationId), own: marker.template(change.organizationId, change.templateId), enclosing: [org] };
       case 'key':
-        return { stamp: stamp.key(change.publicKey), own: marker.key(change.publicKey), enclosing: [marker.project(change.projectId), org] };
+        return { stamp: stamp.key(change.publicKey), own: marker.key(change.organizationId, change.publicKey), enclosing: [marker.project(change.organizationId, change.projectId), org] };
     }
   }
 
   return {
     async recordChange(change, token = randomUUID()) {
       const { stamp: stampKey, own, enclosing } = scopeKeys(change);
+      if (cluster) {
+        await redis.incr(layout.generation);
+        return (await r.relayMarkChange(1 + enclosing.length, own, ...enclosing, options.markerTtlMs, token)) === 1;
+      }
       const result = await r.relayRecordChange(3 + enclosing.length, layout.generation, stampKey, own, ...enclosing, STAMP_TTL_S, options.markerTtlMs, token);
       return result === 1;
     },

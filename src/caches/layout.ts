@@ -22,8 +22,15 @@ export interface RedisLayout {
    * key in a hash tag, so on a cluster it lives in the config key's slot.
    */
   deflated(publicKey: string): string;
-  /** The build claim of one key (debounce). */
+  /** The build claim of one key (debounce), in the config key's slot. */
   claim(publicKey: string): string;
+  /**
+   * The generation (and rev) the stored config was computed from, in the config key's slot: the
+   * cluster's stale-write guard (project-config-cache.ts).
+   */
+  computedAt(publicKey: string): string;
+  /** The same for the `.rev` key, in the rev key's slot: the rev is written after the config. */
+  revComputedAt(publicKey: string): string;
   /** The global change counter of the stale-write guard. */
   generation: string;
   /** The generation stamp a change sets on its scope. */
@@ -32,12 +39,15 @@ export interface RedisLayout {
     project(id: number | null): string;
     key(publicKey: string): string;
   };
-  /** "An invalidation of this scope is pending" markers. */
+  /**
+   * "An invalidation of this scope is pending" markers; all of one organization's in one slot
+   * (every scope names its organization), so the marker scripts touch one slot.
+   */
   marker: {
     organization(id: number): string;
-    project(id: number): string;
-    template(id: number): string;
-    key(publicKey: string): string;
+    template(organizationId: number, id: number): string;
+    key(organizationId: number, publicKey: string): string;
+    project(organizationId: number, id: number): string;
   };
   /** The hash of registered relays' public keys (relay id → key), read by every API process. */
   relayPublicKeys: string;
@@ -49,7 +59,7 @@ export interface RedisLayout {
   buildFailure(publicKey: string): string;
   /** The registration counter of one client address (or IPv6 /64) in the current window. */
   registrationRate(bucket: string): string;
-  /** BullMQ's queue prefix. */
+  /** BullMQ's queue prefix; a hash tag on a cluster, so each queue's keys share a slot (BullMQ's rule). */
   bullPrefix: string;
   /** The prefix itself, for clean-up of everything under it. */
   prefix: string;
@@ -58,8 +68,14 @@ export interface RedisLayout {
 /** SCAN's glob metacharacters, escaped so a prefix matches only itself. */
 const globEscape = (text: string) => text.replace(/[[\]?*\\]/g, '\\$&');
 
-export function redisLayout(prefix: string): RedisLayout {
+export interface RedisLayoutOptions {
+  /** On a Redis Cluster (changes only BullMQ's prefix: queues created on a single Redis keep their names). */
+  cluster?: boolean;
+}
+
+export function redisLayout(prefix: string, options: RedisLayoutOptions = {}): RedisLayout {
   const configPrefix = `${prefix}relayconfig:`;
+  const orgTag = (id: number) => `{${prefix}relayconfig-inv:o:${id}}`;
   return {
     config: (publicKey) => `${configPrefix}${publicKey}`,
     rev: (publicKey) => `${configPrefix}${publicKey}.rev`,
@@ -72,7 +88,9 @@ export function redisLayout(prefix: string): RedisLayout {
     },
     configFormat: `${prefix}relayconfig-format`,
     deflated: (publicKey) => `{${configPrefix}${publicKey}}:entry.deflated`,
-    claim: (publicKey) => `${prefix}relayconfig-debounce:k:${publicKey}`,
+    claim: (publicKey) => `{${configPrefix}${publicKey}}:claim`,
+    computedAt: (publicKey) => `{${configPrefix}${publicKey}}:gen`,
+    revComputedAt: (publicKey) => `{${configPrefix}${publicKey}.rev}:gen`,
     generation: `${prefix}relayconfig-gen:global`,
     stamp: {
       organization: (id) => `${prefix}relayconfig-gen:o:${id ?? 'none'}`,
@@ -80,17 +98,17 @@ export function redisLayout(prefix: string): RedisLayout {
       key: (publicKey) => `${prefix}relayconfig-gen:k:${publicKey}`,
     },
     marker: {
-      organization: (id) => `${prefix}relayconfig-inv:o:${id}`,
-      project: (id) => `${prefix}relayconfig-inv:p:${id}`,
-      template: (id) => `${prefix}relayconfig-inv:t:${id}`,
-      key: (publicKey) => `${prefix}relayconfig-inv:k:${publicKey}`,
+      organization: (id) => orgTag(id),
+      project: (organizationId, id) => `${orgTag(organizationId)}:p:${id}`,
+      template: (organizationId, id) => `${orgTag(organizationId)}:t:${id}`,
+      key: (organizationId, publicKey) => `${orgTag(organizationId)}:k:${publicKey}`,
     },
     relayPublicKeys: `${prefix}relays:public-keys`,
     trustedRelayKeys: `${prefix}relays:trusted-keys`,
     relayLastConfigFetch: `${prefix}relays:last-config-fetch`,
     buildFailure: (publicKey) => `{${prefix}relayconfig:${publicKey}}:last-failure`,
     registrationRate: (bucket) => `${prefix}relay-register-rate:${bucket}`,
-    bullPrefix: `${prefix}bull`,
+    bullPrefix: options.cluster ? `{${prefix}bull}` : `${prefix}bull`,
     prefix,
   };
 }

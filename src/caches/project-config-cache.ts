@@ -1,6 +1,6 @@
 import { decodePiece, deflatePiece, encodePiece, type DeflatedPiece } from './gzip-splice';
 import type { RedisLayout } from './layout';
-import type { Redis } from './redis';
+import { isCluster, type RedisClient } from './redis';
 
 /**
  * The project config cache (DESIGN.md, "Config cache", "Debounce", "No stale overwrite"): what
@@ -18,12 +18,17 @@ import type { Redis } from './redis';
  *   behind, so it is never answered `unchanged`) unless its organization, project or key changed
  *   after `startedAt` (a reading of `generation()` taken before loading); it releases the claims
  *   of `claimToken` only after writing. A refused write is always safe: the change's own
- *   invalidation recomputes cached keys, and Relay's next poll rebuilds uncached ones.
+ *   invalidation recomputes cached keys, and Relay's next poll rebuilds uncached ones. On a
+ *   Redis Cluster the guard is per key instead (below): a write is refused when the stored config,
+ *   or an invalidation's mark, is from a newer generation.
  * - `disableCached` turns cached configs into `{"disabled":true}` at once; uncached keys stay absent.
  * - Every config written has its pre-compressed reply entry (`"<publicKey>":<config>`) beside it (same TTL, same bytes once
  *   inflated); a reader that finds a config without one (written by an older version) gets the
  *   plain bytes instead and may compress them itself.
  * - `cachedKeys` tells which keys have a config now; a config may expire at any moment after.
+ * - `invalidationTargets` tells which keys an invalidation must recompute: the cached ones, and on
+ *   a cluster also the claimed ones; there it marks the others with the invalidation's reading
+ *   (see "On a Redis Cluster" below).
  * - `peek` returns the stored text of cached keys and writes nothing.
  * - `delete` removes config and rev together.
  */
@@ -37,6 +42,11 @@ export interface ProjectConfigCache {
   writeIfCurrent(entries: readonly ConfigWriteEntry[], startedAt: number, ttlS: number, claimToken: string | null): Promise<{ written: string[]; refused: string[] }>;
   disableCached(publicKeys: readonly string[]): Promise<number>;
   cachedKeys(publicKeys: readonly string[]): Promise<Set<string>>;
+  /**
+   * The keys an invalidation recomputes (cached; on a cluster, cached or claimed, and every other
+   * key is marked as computed at `startedAt`, so an older write is refused).
+   */
+  invalidationTargets(publicKeys: readonly string[], startedAt: number): Promise<Set<string>>;
   /** The stored config text of the cached keys among these (for `configs verify`); claims nothing. */
   peek(publicKeys: readonly string[]): Promise<Map<string, string>>;
   /** Removes configs and revs (a key whose config can no longer be computed must not be served as current). */
@@ -129,6 +139,77 @@ end
 return flags
 `;
 
+/*
+ * On a Redis Cluster no script may read the organization and project stamps beside a config
+ * key (other slots), so the guard there is per key (DESIGN.md, "Redis Cluster"):
+ * - each config is stored with the generation it was computed from (`computedAt`, in its slot),
+ *   and a write computed from an older generation than the stored one is refused;
+ * - an invalidation, in one script per key, either finds the key cached or claimed (and
+ *   recomputes it) or sets its `computedAt` to the invalidation's reading (a mark, no config).
+ * Why that suffices: take the last change of a key, committed before its invalidation J reads the
+ * counter (g). A stale writer W loaded before the commit, so it read a counter < g. If W writes
+ * before J's script, J finds the key cached and its write (g) replaces W's; if after, W finds g
+ * or newer stored — J's config or J's mark — and is refused. Marks live an hour, far longer than
+ * any build runs.
+ * The `.rev` key (another slot) is written after its config, guarded the same way by its own
+ * companion, so revs and configs end up from the same write.
+ */
+
+// KEYS: config, deflated piece, computedAt, claim. ARGV: generation, rev ('' = none), ttl, claim
+// token ('' = none), json, piece. Returns 1 when written. Releases the token's claim either way.
+const WRITE_KEY = `
+local gen, rev, ttl, token = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+local ok = true
+local stored = redis.call('GET', KEYS[3])
+if stored then
+  local sep = string.find(stored, ' ', 1, true)
+  local sgen, srev = tonumber(string.sub(stored, 1, sep - 1)), string.sub(stored, sep + 1)
+  if sgen > gen or (sgen == gen and srev > rev) then ok = false end
+end
+if token ~= '' and redis.call('GET', KEYS[4]) == token then redis.call('DEL', KEYS[4]) end
+if not ok then return 0 end
+redis.call('SET', KEYS[1], ARGV[5], 'EX', ttl)
+redis.call('SET', KEYS[2], ARGV[6], 'EX', ttl)
+redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. rev, 'EX', ttl)
+return 1
+`;
+
+// KEYS: config, claim, computedAt. ARGV: the invalidation's reading, mark TTL (s). 1 = recompute
+// (cached or claimed); otherwise the key is marked, unless something newer is stored.
+const TARGET_OR_MARK = `
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 1 end
+local stored = redis.call('GET', KEYS[3])
+if stored and tonumber(string.sub(stored, 1, string.find(stored, ' ', 1, true) - 1)) >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[3], ARGV[1] .. ' ', 'EX', ARGV[2])
+return 0
+`;
+
+/** How long an invalidation's mark on an uncached key refuses older writes. */
+const MARK_TTL_S = 3600;
+
+// KEYS: rev, its computedAt. ARGV: generation, rev ('' = none), ttl. Same order as WRITE_KEY.
+const WRITE_REV = `
+local gen, rev = tonumber(ARGV[1]), ARGV[2]
+local stored = redis.call('GET', KEYS[2])
+if stored then
+  local sep = string.find(stored, ' ', 1, true)
+  local sgen, srev = tonumber(string.sub(stored, 1, sep - 1)), string.sub(stored, sep + 1)
+  if sgen > gen or (sgen == gen and srev > rev) then return 0 end
+end
+if rev ~= '' then redis.call('SET', KEYS[1], rev, 'EX', ARGV[3]) else redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[2], ARGV[1] .. ' ' .. rev, 'EX', ARGV[3])
+return 1
+`;
+
+// KEYS: config, deflated piece (one slot). ARGV: the disabled JSON and its piece. 1 = disabled.
+const DISABLE_ONE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl) else redis.call('DEL', KEYS[2]) end
+return 1
+`;
+
 // KEYS: per key its config, rev and deflated piece. ARGV: the disabled JSON, then per key its
 // disabled piece.
 const DISABLE_CACHED = `
@@ -150,14 +231,23 @@ interface CacheCommands {
   relayReleaseClaims(numKeys: number, ...args: string[]): Promise<number>;
   relayWriteIfCurrent(numKeys: number, ...args: (string | number | Buffer)[]): Promise<number[]>;
   relayDisableCached(numKeys: number, ...args: (string | Buffer)[]): Promise<number>;
+  relayWriteKey(numKeys: number, ...args: (string | number | Buffer)[]): Promise<number>;
+  relayWriteRev(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  relayDisableOne(numKeys: number, ...args: (string | Buffer)[]): Promise<number>;
+  relayTargetOrMark(numKeys: number, ...args: (string | number)[]): Promise<number>;
 }
 
 // defineCommand('x') also defines 'xBuffer', which replies with Buffers instead of strings.
-const SCRIPTS = { relayClaimMissing: CLAIM_MISSING, relayReleaseClaims: RELEASE, relayWriteIfCurrent: WRITE_IF_CURRENT, relayDisableCached: DISABLE_CACHED };
+const SCRIPTS = { relayClaimMissing: CLAIM_MISSING, relayReleaseClaims: RELEASE, relayWriteIfCurrent: WRITE_IF_CURRENT, relayDisableCached: DISABLE_CACHED,
+  relayWriteKey: WRITE_KEY,
+  relayWriteRev: WRITE_REV,
+  relayDisableOne: DISABLE_ONE,
+  relayTargetOrMark: TARGET_OR_MARK,
+};
 
-function withCommands(redis: Redis): Redis & CacheCommands {
+function withCommands(redis: RedisClient): RedisClient & CacheCommands {
   for (const [name, lua] of Object.entries(SCRIPTS)) if (!(name in redis)) redis.defineCommand(name, { lua });
-  return redis as Redis & CacheCommands;
+  return redis as RedisClient & CacheCommands;
 }
 
 export interface ProjectConfigCacheOptions {
@@ -173,9 +263,44 @@ export function replyEntryPiece(publicKey: string, json: string): Buffer {
   return encodePiece(deflatePiece(Buffer.from(`"${publicKey}":${json}`)));
 }
 
-export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout, options: ProjectConfigCacheOptions): ProjectConfigCache {
+export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisLayout, options: ProjectConfigCacheOptions): ProjectConfigCache {
   const r = withCommands(redis);
   const claimTtlMs = String(options.claimTtlS * 1000);
+  const cluster = isCluster(redis);
+  // MGET needs one slot on a cluster: there, one GET per key, all in flight at once (each on its
+  // node's connection, so one burst per node, the nodes in parallel).
+  const mget = (keys: string[]): Promise<(string | null)[]> => (cluster ? Promise.all(keys.map((k) => redis.get(k))) : redis.mget(keys));
+  const mgetBuffer = (keys: string[]): Promise<(Buffer | null)[]> => (cluster ? Promise.all(keys.map((k) => redis.getBuffer(k))) : redis.mgetBuffer(keys));
+  const cachedKeys = async (publicKeys: readonly string[]): Promise<Set<string>> => {
+    const cached = new Set<string>();
+    if (publicKeys.length === 0) return cached;
+    if (cluster) {
+      const found = await Promise.all(publicKeys.map((publicKey) => redis.exists(layout.config(publicKey))));
+      publicKeys.forEach((publicKey, i) => found[i] === 1 && cached.add(publicKey));
+      return cached;
+    }
+    const pipeline = redis.pipeline();
+    for (const publicKey of publicKeys) pipeline.exists(layout.config(publicKey));
+    const results = (await pipeline.exec()) ?? [];
+    publicKeys.forEach((publicKey, i) => {
+      const [error, exists] = results[i] ?? [];
+      if (error) throw error;
+      if (exists === 1) cached.add(publicKey);
+    });
+    return cached;
+  };
+
+  async function writeOnCluster(entries: readonly ConfigWriteEntry[], startedAt: number, ttlS: number, claimToken: string | null) {
+    const flags = await Promise.all(
+      entries.map((e) =>
+        r.relayWriteKey(4, layout.config(e.publicKey), layout.deflated(e.publicKey), layout.computedAt(e.publicKey), layout.claim(e.publicKey), startedAt, e.rev ?? '', ttlS, claimToken ?? '', e.json, replyEntryPiece(e.publicKey, e.json)),
+      ),
+    );
+    const written = entries.filter((_, i) => flags[i] === 1);
+    await Promise.all(written.map((e) => r.relayWriteRev(2, layout.rev(e.publicKey), layout.revComputedAt(e.publicKey), startedAt, e.rev ?? '', ttlS)));
+    return { written: written.map((e) => e.publicKey), refused: entries.filter((_, i) => flags[i] !== 1).map((e) => e.publicKey) };
+  }
+
   return {
     async generation() {
       const value = await redis.get(layout.generation);
@@ -193,7 +318,7 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
       let wanted = publicKeys.map((_, i) => i);
       if (revisions.some((rev) => rev !== null && rev !== undefined)) {
         const withRev = wanted.filter((i) => revisions[i]);
-        const revs = await redis.mget(withRev.map((i) => layout.rev(publicKeys[i])));
+        const revs = await mget(withRev.map((i) => layout.rev(publicKeys[i])));
         withRev.forEach((i, j) => {
           if (revs[j] === revisions[i]) results[i] = { status: 'unchanged' };
         });
@@ -201,7 +326,7 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
       }
       if (wanted.length === 0) return results as LookupResult[];
       if (lookup.deflated) {
-        const pieces = await redis.mgetBuffer(wanted.map((i) => layout.deflated(publicKeys[i])));
+        const pieces = await mgetBuffer(wanted.map((i) => layout.deflated(publicKeys[i])));
         wanted = wanted.filter((i, j) => {
           const piece = pieces[j] ? decodePiece(pieces[j]) : null;
           if (piece) results[i] = { status: 'cached-deflated', piece };
@@ -209,7 +334,7 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
         });
         if (wanted.length === 0) return results as LookupResult[];
       }
-      const configs = await redis.mgetBuffer(wanted.map((i) => layout.config(publicKeys[i])));
+      const configs = await mgetBuffer(wanted.map((i) => layout.config(publicKeys[i])));
       const missing: number[] = [];
       wanted.forEach((i, j) => {
         const config = configs[j];
@@ -217,15 +342,18 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
         else missing.push(i);
       });
       if (missing.length === 0) return results as LookupResult[];
-      const holders = await redis.mget(missing.map((i) => layout.claim(publicKeys[i])));
+      const holders = await mget(missing.map((i) => layout.claim(publicKeys[i])));
       const unclaimed = missing.filter((i, j) => {
         if (holders[j] === null) return true;
         results[i] = { status: 'in-flight' };
         return false;
       });
       if (unclaimed.length > 0) {
-        const claimKeys = unclaimed.flatMap((i) => [layout.config(publicKeys[i]), layout.claim(publicKeys[i])]);
-        const replies = await r.relayClaimMissingBuffer(claimKeys.length, ...claimKeys, token, claimTtlMs);
+        const pairs = unclaimed.map((i) => [layout.config(publicKeys[i]), layout.claim(publicKeys[i])]);
+        // On a cluster, one script per key (its config and claim share a slot).
+        const replies = cluster
+          ? await Promise.all(pairs.map(async (pair) => (await r.relayClaimMissingBuffer(2, ...pair, token, claimTtlMs))[0]))
+          : await r.relayClaimMissingBuffer(pairs.length * 2, ...pairs.flat(), token, claimTtlMs);
         unclaimed.forEach((i, j) => {
           const reply = replies[j];
           results[i] = Buffer.isBuffer(reply) ? { status: 'cached', json: reply } : reply === 2 ? { status: 'claimed' } : { status: 'in-flight' };
@@ -236,11 +364,13 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
 
     async releaseClaims(publicKeys, token) {
       if (publicKeys.length === 0) return 0;
+      if (cluster) return (await Promise.all(publicKeys.map((publicKey) => r.relayReleaseClaims(1, layout.claim(publicKey), token)))).reduce((a, b) => a + b, 0);
       return r.relayReleaseClaims(publicKeys.length, ...publicKeys.map((publicKey) => layout.claim(publicKey)), token);
     },
 
     async writeIfCurrent(entries, startedAt, ttlS, claimToken) {
       if (entries.length === 0) return { written: [], refused: [] };
+      if (cluster) return writeOnCluster(entries, startedAt, ttlS, claimToken);
       const keys: string[] = [layout.generation];
       const args: (string | number | Buffer)[] = [startedAt, ttlS, claimToken ?? '', entries.length];
       for (const e of entries) {
@@ -258,18 +388,29 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
 
     async disableCached(publicKeys) {
       if (publicKeys.length === 0) return 0;
+      if (cluster) {
+        const flags = await Promise.all(publicKeys.map((pk) => r.relayDisableOne(2, layout.config(pk), layout.deflated(pk), DISABLED_JSON, replyEntryPiece(pk, DISABLED_JSON))));
+        // A disabled config has no rev (so it is never answered `unchanged`); the rev lives in another slot.
+        await Promise.all(publicKeys.filter((_, i) => flags[i] === 1).map((pk) => redis.del(layout.rev(pk))));
+        return flags.reduce((a, b) => a + b, 0);
+      }
       return r.relayDisableCached(publicKeys.length * 3, ...publicKeys.flatMap((pk) => [layout.config(pk), layout.rev(pk), layout.deflated(pk)]), DISABLED_JSON, ...publicKeys.map((pk) => replyEntryPiece(pk, DISABLED_JSON)));
     },
 
     async delete(publicKeys) {
       if (publicKeys.length === 0) return;
+      if (cluster) {
+        const keys = publicKeys.flatMap((pk) => [layout.config(pk), layout.deflated(pk), layout.computedAt(pk), layout.rev(pk), layout.revComputedAt(pk)]);
+        await Promise.all(keys.map((key) => redis.del(key)));
+        return;
+      }
       await redis.del(...publicKeys.flatMap((publicKey) => [layout.config(publicKey), layout.rev(publicKey), layout.deflated(publicKey)]));
     },
 
     async peek(publicKeys) {
       const found = new Map<string, string>();
       if (publicKeys.length === 0) return found;
-      const values = await redis.mget(publicKeys.map((publicKey) => layout.config(publicKey)));
+      const values = await mget(publicKeys.map((publicKey) => layout.config(publicKey)));
       publicKeys.forEach((publicKey, i) => {
         const value = values[i];
         if (typeof value === 'string') found.set(publicKey, value);
@@ -277,18 +418,12 @@ export function createRedisProjectConfigCache(redis: Redis, layout: RedisLayout,
       return found;
     },
 
-    async cachedKeys(publicKeys) {
-      const cached = new Set<string>();
-      if (publicKeys.length === 0) return cached;
-      const pipeline = redis.pipeline();
-      for (const publicKey of publicKeys) pipeline.exists(layout.config(publicKey));
-      const results = (await pipeline.exec()) ?? [];
-      publicKeys.forEach((publicKey, i) => {
-        const [error, exists] = results[i] ?? [];
-        if (error) throw error;
-        if (exists === 1) cached.add(publicKey);
-      });
-      return cached;
+    cachedKeys,
+
+    async invalidationTargets(publicKeys, startedAt) {
+      if (!cluster || publicKeys.length === 0) return cachedKeys(publicKeys);
+      const found = await Promise.all(publicKeys.map((pk) => r.relayTargetOrMark(3, layout.config(pk), layout.claim(pk), layout.computedAt(pk), startedAt, MARK_TTL_S)));
+      return new Set(publicKeys.filter((_, i) => found[i] === 1));
     },
   };
 }

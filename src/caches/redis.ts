@@ -1,86 +1,124 @@
-import { Redis, type RedisOptions } from 'ioredis';
-import type { Settings } from '../config/settings';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RedisClusterNode, Settings } from '../config/settings';
 
 /**
  * Redis connections (the key layout is `layout.ts`). The request path fails fast so an outage
- * becomes a quick 503; workers wait patiently for Redis to come back.
+ * becomes a quick 503; workers wait patiently for Redis to come back. With `REDIS_CLUSTER_NODES`
+ * every connection is a cluster client with the same two temperaments.
  */
 
 export type { Redis } from 'ioredis';
 
+/** A connection to the single Redis or to the cluster; every cache takes either. */
+export type RedisClient = Redis | Cluster;
+
+type ConnectionSettings = Pick<Settings, 'redisUrl' | 'redisClusterNodes'>;
+
 /** Reconnect forever, backing off to one attempt every two seconds. */
 const retryStrategy = (times: number) => Math.min(times * 100, 2000);
 
-/** A connection for the API's request path: no offline queue, short timeouts. */
-export function createRequestPathRedis(settings: Pick<Settings, 'redisUrl'>, name: string): Redis {
+export function isCluster(redis: RedisClient): redis is Cluster {
+  return (redis as { isCluster?: boolean }).isCluster === true;
+}
+
+function clusterClient(nodes: readonly RedisClusterNode[], perNode: RedisOptions, cluster: ClusterOptions): Cluster {
+  // Credentials and TLS of the first seed that has them apply to every node (a cluster shares them).
+  const credentials = nodes.find((n) => n.password !== undefined || n.username !== undefined);
+  return new Cluster(
+    nodes.map((n) => ({ host: n.host, port: n.port })),
+    {
+      // Reads of a config must see the write that released its claim: replicas lag.
+      scaleReads: 'master',
+      // No auto-pipelining: it routes a script call by its first argument (the key count), not its
+      // keys. Without it every command still goes straight to its slot's node, and the commands of
+      // a multi-key read are all in flight at once on the per-node connections.
+      clusterRetryStrategy: retryStrategy,
+      ...cluster,
+      redisOptions: {
+        ...perNode,
+        ...(credentials?.username !== undefined ? { username: credentials.username } : {}),
+        ...(credentials?.password !== undefined ? { password: credentials.password } : {}),
+        ...(nodes.some((n) => n.tls) ? { tls: {} } : {}),
+      },
+    },
+  );
+}
+
+/**
+ * A connection for the API's request path: no offline queue, short timeouts. An unreachable Redis
+ * fails at once (refused or reset connections); the command timeout only bounds a Redis that is
+ * slow — 2 s, well under Relay's 5 s, and above what a 500-key MGET of full configs needs on a
+ * loaded machine.
+ */
+export function createRequestPathRedis(settings: ConnectionSettings, name: string): RedisClient {
   const options: RedisOptions = {
     connectionName: name,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: 1000,
+    commandTimeout: 2000,
     connectTimeout: 1000,
     retryStrategy,
   };
+  if (settings.redisClusterNodes.length > 0) {
+    // A redirect storm or a missing slot gives up after a few tries instead of holding the request.
+    return clusterClient(settings.redisClusterNodes, options, { enableOfflineQueue: false, maxRedirections: 4, retryDelayOnClusterDown: 100, retryDelayOnTryAgain: 100, slotsRefreshTimeout: 1000 });
+  }
+  return new Redis(settings.redisUrl, options);
+}
+
+/** A connection for workers and BullMQ: commands wait for Redis to return (BullMQ needs this). */
+export function createWorkerRedis(settings: ConnectionSettings, name: string): RedisClient {
+  const options: RedisOptions = { connectionName: name, maxRetriesPerRequest: null, connectTimeout: 5000, retryStrategy };
+  if (settings.redisClusterNodes.length > 0) return clusterClient(settings.redisClusterNodes, options, { slotsRefreshTimeout: 5000 });
   return new Redis(settings.redisUrl, options);
 }
 
 /**
- * A connection for one-shot operator commands (the CLI): a command waits for the connection to be
- * up (a fresh process sends its first command before the socket is ready) and for a slow Redis, up
- * to a bound, instead of failing at once as the request path does.
- */
-export function createOperatorRedis(settings: Pick<Settings, 'redisUrl'>, name: string): Redis {
-  return new Redis(settings.redisUrl, {
-    connectionName: name,
-    enableOfflineQueue: true,
-    maxRetriesPerRequest: 3,
-    commandTimeout: 10_000,
-    connectTimeout: 5000,
-    retryStrategy,
-  });
-}
-
-/** A connection for workers and BullMQ: commands wait for Redis to return (BullMQ needs this). */
-export function createWorkerRedis(settings: Pick<Settings, 'redisUrl'>, name: string): Redis {
-  return new Redis(settings.redisUrl, {
-    connectionName: name,
-    maxRetriesPerRequest: null,
-    connectTimeout: 5000,
-    retryStrategy,
-  });
-}
-
-/**
- * True for the errors ioredis raises while Redis is unreachable (never for script or type errors,
- * and never for other libraries' socket errors, which the PostgreSQL check classifies).
+ * True for the errors ioredis raises while Redis (or the part of the cluster a command needs) is
+ * unreachable — never for script or type errors, and never for other libraries' socket errors,
+ * which the PostgreSQL check classifies.
  */
 export function isRedisUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const message = error.message;
   return (
     error.name === 'MaxRetriesPerRequestError' ||
+    error.name === 'ClusterAllFailedError' ||
     message.startsWith("Stream isn't writeable") ||
     message.startsWith('Connection is closed') ||
     message === 'Command timed out' ||
     message.startsWith('LOADING') ||
-    message.startsWith('MASTERDOWN')
+    message.startsWith('MASTERDOWN') ||
+    message.startsWith('CLUSTERDOWN') ||
+    message.startsWith('TRYAGAIN') ||
+    // The redirect loop gave up (a slot moving while a master fails over).
+    message.startsWith('MOVED') ||
+    message.startsWith('ASK') ||
+    message.startsWith('Too many Cluster redirections') ||
+    message.startsWith('Failed to refresh slots cache') ||
+    message.startsWith('None of startup nodes is available') ||
+    message.startsWith("Cluster isn't ready")
   );
 }
 
 /**
  * Deletes every key under a prefix (tests and benchmark runs clean up their own keys), including
- * the companion keys whose name starts with a hash tag around the prefixed name (layout.ts).
+ * the companion keys whose name starts with a hash tag around the prefixed name (layout.ts). On a
+ * cluster every master is scanned.
  */
-export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<void> {
+export async function deleteKeysWithPrefix(redis: RedisClient, prefix: string): Promise<void> {
   if (!prefix) return;
-  for (const pattern of [`${prefix}*`, `{${prefix}*`]) {
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', pattern.replace(/[[\]?]/g, '\\$&'), 'COUNT', 1000);
-      // One DEL per key (not one multi-key DEL): keys of a cluster live in different slots.
-      await Promise.all(found.map((key) => redis.del(key)));
-      cursor = next;
-    } while (cursor !== '0');
+  const nodes: Redis[] = isCluster(redis) ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    for (const pattern of [`${prefix}*`, `{${prefix}*`]) {
+      let cursor = '0';
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', pattern.replace(/[[\]?]/g, '\\$&'), 'COUNT', 1000);
+        // One DEL per key (not one multi-key DEL): keys of a cluster live in different slots.
+        await Promise.all(found.map((key) => node.del(key)));
+        cursor = next;
+      } while (cursor !== '0');
+    }
   }
 }
 
@@ -88,7 +126,12 @@ export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promis
  * Resolves once the connection is ready, or after `timeoutMs` (whatever happened): for the first
  * command of a fail-fast connection, which would fail while the connection is still being made.
  */
-export function whenConnected(redis: Redis, timeoutMs: number): Promise<void> {
+/** The masters to SCAN: every master of a cluster (SCAN is per node), or the one Redis. */
+export function scanNodes(redis: RedisClient): Redis[] {
+  return isCluster(redis) ? redis.nodes('master') : [redis];
+}
+
+export function whenConnected(redis: RedisClient, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {

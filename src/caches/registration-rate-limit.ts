@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { RedisLayout } from './layout';
-import { isRedisUnavailable, type Redis } from './redis';
+import { isRedisUnavailable, type RedisClient } from './redis';
 
 /**
  * Registration requests per client address in a sliding one-minute window, kept in Redis so the
@@ -41,10 +41,10 @@ interface RateLimitCommands {
   relayRegistrationHit(numKeys: number, ...args: string[]): Promise<number>;
 }
 
-export function createRegistrationRateLimit(redis: Redis, layout: RedisLayout, limit: number): RegistrationRateLimit {
+export function createRegistrationRateLimit(redis: RedisClient, layout: RedisLayout, limit: number): RegistrationRateLimit {
   if (limit === 0) return { hit: () => Promise.resolve(null) };
   if (!('relayRegistrationHit' in redis)) redis.defineCommand('relayRegistrationHit', { lua: HIT });
-  const r = redis as Redis & RateLimitCommands;
+  const r = redis as RedisClient & RateLimitCommands;
   return {
     async hit(clientAddress) {
       const key = layout.registrationRate(rateLimitBucket(clientAddress));

@@ -1,5 +1,5 @@
 import type { RedisLayout } from './layout';
-import type { Redis } from './redis';
+import type { RedisClient } from './redis';
 
 /**
  * When each relay last fetched configs, for `relays list`: one Redis hash, written at most once
@@ -17,7 +17,7 @@ export interface ConfigFetch {
   internalBy: string | null;
 }
 
-export function createRelayActivity(redis: Redis, layout: RedisLayout, everyMs = 30_000): RelayActivity {
+export function createRelayActivity(redis: RedisClient, layout: RedisLayout, everyMs = 30_000): RelayActivity {
   const hash = layout.relayLastConfigFetch;
   const written = new Map<string, number>();
   return {

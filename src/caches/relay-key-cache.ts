@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { parseRelayPublicKey } from '../relay-auth/keys';
 import type { RedisLayout } from './layout';
-import type { Redis } from './redis';
+import type { RedisClient } from './redis';
 
 /**
  * Public keys of registered relays for the request path: an in-process cache in front of one
@@ -23,7 +23,7 @@ export interface RelayKey {
   key: KeyObject;
 }
 
-export function createRelayKeyCache(redis: Redis, layout: RedisLayout, options = { positiveTtlMs: 60_000, negativeTtlMs: 2_000, maxEntries: 10_000 }): RelayKeyCache {
+export function createRelayKeyCache(redis: RedisClient, layout: RedisLayout, options = { positiveTtlMs: 60_000, negativeTtlMs: 2_000, maxEntries: 10_000 }): RelayKeyCache {
   const hash = layout.relayPublicKeys;
   const local = new Map<string, { value: RelayKey | null; expires: number }>();
   const remember = (relayId: string, value: RelayKey | null) => {

@@ -1,5 +1,5 @@
 import type { RedisLayout } from './layout';
-import { whenConnected, type Redis } from './redis';
+import { whenConnected, type RedisClient } from './redis';
 
 /**
  * The operator-managed list of internal relay keys (`relays trust`), as the request path reads it:
@@ -25,7 +25,7 @@ export interface TrustedRelayKeyCacheOptions {
 }
 
 
-export function createTrustedRelayKeyCache(redis: Redis, layout: RedisLayout, options: TrustedRelayKeyCacheOptions = { ttlMs: 2000, staleMaxMs: 60_000, connectWaitMs: 1000 }): TrustedRelayKeyCache {
+export function createTrustedRelayKeyCache(redis: RedisClient, layout: RedisLayout, options: TrustedRelayKeyCacheOptions = { ttlMs: 2000, staleMaxMs: 60_000, connectWaitMs: 1000 }): TrustedRelayKeyCache {
   const hash = layout.trustedRelayKeys;
   let copy: ReadonlyMap<string, string> | null = null;
   let loadedAt = 0;

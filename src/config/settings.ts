@@ -21,6 +21,8 @@ export interface Settings {
   databaseUrl: string;
   redisUrl: string;
   redisKeyPrefix: string;
+  /** Seeds of a Redis Cluster (`REDIS_CLUSTER_NODES`); empty: the single Redis of `redisUrl`. */
+  redisClusterNodes: RedisClusterNode[];
   port: number;
   workerPort: number;
   /** The operator's registration-token secret; null: generated once and kept in PostgreSQL. */
@@ -60,6 +62,14 @@ export interface Settings {
   jobsKeepCompletedCount: number;
   /** How long failed jobs stay; 0 keeps none. */
   jobsKeepFailedS: number;
+}
+
+export interface RedisClusterNode {
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  tls: boolean;
 }
 
 export class SettingsError extends Error {
@@ -192,11 +202,37 @@ const featureNames = list.transform((names, ctx) => {
   return [...new Set(names)] as FeatureName[];
 });
 
+/** `host:port` or a `redis://` / `rediss://` URL with optional credentials, comma-separated. */
+const clusterNodes = list.transform((items, ctx) => {
+  const nodes: RedisClusterNode[] = [];
+  for (const item of items) {
+    const withScheme = /^[a-z]+:\/\//i.test(item) ? item : `redis://${item}`;
+    let u: URL;
+    try {
+      u = new URL(withScheme);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `"${item}" is not host:port or a redis:// URL` });
+      return z.NEVER;
+    }
+    if ((u.protocol !== 'redis:' && u.protocol !== 'rediss:') || !u.hostname || !u.port || (u.pathname !== '' && u.pathname !== '/')) {
+      ctx.addIssue({ code: 'custom', message: `"${item}" is not host:port or a redis:// / rediss:// URL with a port` });
+      return z.NEVER;
+    }
+    const node: RedisClusterNode = { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port), tls: u.protocol === 'rediss:' };
+    if (u.username) node.username = decodeURIComponent(u.username);
+    if (u.password) node.password = decodeURIComponent(u.password);
+    nodes.push(node);
+  }
+  return nodes;
+});
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   DATABASE_URL: url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/postgres'),
   REDIS_URL: url(['redis:', 'rediss:'], 'redis://127.0.0.1:6379/0'),
-  REDIS_KEY_PREFIX: z.string().default(''),
+  // A brace would make the prefix a hash tag of its own and put every key in one cluster slot.
+  REDIS_KEY_PREFIX: z.string().regex(/^[^{}]*$/, 'must not contain { or }').default(''),
+  REDIS_CLUSTER_NODES: clusterNodes.default([]),
   PORT: int(3000, 0, 65535),
   WORKER_PORT: int(3001, 0, 65535),
   SYSTEM_URL_PREFIX: urlPrefix,
@@ -255,6 +291,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     databaseUrl: data.DATABASE_URL,
     redisUrl: data.REDIS_URL,
     redisKeyPrefix: data.REDIS_KEY_PREFIX,
+    redisClusterNodes: data.REDIS_CLUSTER_NODES,
     port: data.PORT,
     workerPort: data.WORKER_PORT,
     systemUrlPrefix: data.SYSTEM_URL_PREFIX ?? `http://localhost:${data.PORT}`,

@@ -40,7 +40,7 @@ export function createInvalidateProcessor(deps: JobDeps) {
     const publicKeys = await listScopePublicKeys(deps.orm.em.fork(), change);
     let recomputed = 0;
     for (let i = 0; i < publicKeys.length; i += INVALIDATION_CHUNK * 50) {
-      const cached = [...(await deps.cache.cachedKeys(publicKeys.slice(i, i + INVALIDATION_CHUNK * 50)))];
+      const cached = [...(await deps.cache.invalidationTargets(publicKeys.slice(i, i + INVALIDATION_CHUNK * 50), startedAt))];
       for (let j = 0; j < cached.length; j += INVALIDATION_CHUNK) {
         await makeWayForBuilds(deps);
         const chunk = cached.slice(j, j + INVALIDATION_CHUNK);

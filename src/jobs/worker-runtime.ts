@@ -2,7 +2,7 @@ import { Worker, type Queue } from 'bullmq';
 import { createCachedConfigScan } from '../caches/config-format';
 import { createConfigGenerations } from '../caches/config-generations';
 import { createRedisProjectConfigCache } from '../caches/project-config-cache';
-import { createWorkerRedis, type Redis } from '../caches/redis';
+import { createWorkerRedis, type RedisClient } from '../caches/redis';
 import { createRelayKeyCache } from '../caches/relay-key-cache';
 import type { Container } from '../container';
 import { scheduleUpgradeRecompute } from '../services/configs';
@@ -26,7 +26,7 @@ export interface WorkerOptions {
  * The processors' dependencies on a patient Redis connection: a job waits for Redis to come
  * back instead of failing at once as the API's request path does.
  */
-export function workerJobDeps(container: Container, connection: Redis): JobDeps {
+export function workerJobDeps(container: Container, connection: RedisClient): JobDeps {
   const { settings, layout } = container;
   return {
     orm: container.orm,
@@ -52,7 +52,7 @@ export function startWorkers(container: Container, options: WorkerOptions = {}):
   const kinds = options.queues ?? JOB_KIND_NAMES;
   // maxRetriesPerRequest: null, as BullMQ requires; it duplicates this connection for blocking reads.
   const connection = createWorkerRedis(settings, `relaycfg-worker-${process.pid}`);
-  connection.on('error', (err) => logger.debug({ err: err.message }, 'worker redis connection error'));
+  connection.on('error', (err: Error) => logger.debug({ err: err.message }, 'worker redis connection error'));
   const deps = workerJobDeps(container, connection);
   const prefix = container.layout.bullPrefix;
 

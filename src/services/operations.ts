@@ -1,5 +1,5 @@
 import { createBuildFailureLog, type BuildFailure } from '../caches/build-failures';
-import { whenConnected } from '../caches/redis';
+import { scanNodes, whenConnected } from '../caches/redis';
 import type { Container } from '../container';
 import { Relay } from '../db/entities';
 import { outboxStats, type OutboxStats } from '../db/outbox';
@@ -78,13 +78,15 @@ export interface InstallationStatus {
 async function countCachedConfigs(container: Container): Promise<number> {
   const { redis, layout } = container;
   const pattern = `${layout.config('*')}`;
-  let cursor = '0';
   let count = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    count += keys.filter((k) => !k.endsWith('.rev')).length;
-  } while (cursor !== '0');
+  for (const node of scanNodes(redis)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      count += keys.filter((k) => !k.endsWith('.rev')).length;
+    } while (cursor !== '0');
+  }
   return count;
 }
 

@@ -8,7 +8,8 @@ import type { Container } from '../../src/container';
 export async function storedConfigs(container: Container, publicKeys: readonly string[]): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   if (publicKeys.length === 0) return found;
-  const values = await container.redis.mget(publicKeys.map((k) => container.layout.config(k)));
+  // One GET per key, as Relay reads them (an MGET would span slots on a cluster).
+  const values = await Promise.all(publicKeys.map((k) => container.redis.get(container.layout.config(k))));
   publicKeys.forEach((publicKey, i) => {
     const value = values[i];
     if (value !== null && value !== undefined) found.set(publicKey, value);
