@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis as IORedis } from 'ioredis';
-import { deleteKeysWithPrefix } from '../../src/caches/redis';
+import { deleteKeysWithPrefix, whenConnected } from '../../src/caches/redis';
 import pino from 'pino';
 import { inject } from 'vitest';
 import { loadSettings, type Settings } from '../../src/config/settings';
@@ -48,22 +48,14 @@ export async function testContainer(env: Record<string, string> = {}, role: Role
   const container = await createContainer(settings, role, { logger: pino({ level: settings.logLevel }) });
   // A fresh prefix is a fresh install, not an upgrade: without the stamp, starting workers would
   // recompute (rewrite, with new revs) whatever a test cached in the meantime.
-  await stampConfigFormat(settings.redisUrl, container.layout.configFormat);
+  await whenConnected(container.redis, 5000);
+  await container.redis.set(container.layout.configFormat, String(CONFIG_FORMAT));
   const close = container.close.bind(container);
   container.close = async () => {
     await deleteKeysWithPrefix(container.redis, settings.redisKeyPrefix).catch(() => undefined);
     await close();
   };
   return container;
-}
-
-async function stampConfigFormat(redisUrl: string, key: string): Promise<void> {
-  const redis = new IORedis(redisUrl);
-  try {
-    await redis.set(key, String(CONFIG_FORMAT));
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** Removes a fleet's Redis keys once its processes have stopped. */
