@@ -100,7 +100,7 @@ describe('config sections: declarations match the code', () => {
   });
 
   it('gives restricted relays the fields of the sections declared restricted (CONFIG.md)', () => {
-    expect(RESTRICTED_FIELDS).toEqual(['allowedDomains', 'trustedRelays', 'piiConfig', 'datascrubbingSettings', 'features', 'sampling']);
+    expect(RESTRICTED_FIELDS).toEqual(['allowedDomains', 'trustedRelays', 'piiConfig', 'datascrubbingSettings', 'features', 'sampling', 'txNameRules']);
   });
 });
 

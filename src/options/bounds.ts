@@ -58,6 +58,24 @@ export const BREAKDOWNS_BOUNDS = { maxEntries: 20, maxJsonBytes: 16 * 1024 } as 
 export const TRUSTED_RELAY_BOUNDS = { maxItems: 100, maxNameChars: 200, maxDescriptionChars: 2000, publicKeyChars: 43 } as const;
 
 /**
+ * `sentry:transaction_name_cluster_rules`: URL globs, kept plain printable ASCII (as the
+ * clusterer writes them), each emitted with a fixed-size expiry and redaction.
+ */
+export const TX_NAME_RULE_BOUNDS = { maxItems: 200, maxPatternChars: 200, jsonBytesPerRuleOverhead: 100 } as const;
+
+/** `relay.cardinality-limiter.limits`: each limit is a few numbers and enums besides its id (ASCII). */
+export const CARDINALITY_LIMIT_BOUNDS = { maxItems: 50, maxIdChars: 64, jsonBytesPerLimitOverhead: 200 } as const;
+
+/** Retention days (`eventRetention`, `downsampledEventRetention`, `retentions`): ten years at most. */
+export const RETENTION_DAYS_MAX = 3650;
+
+/** `sentry:trimming`: the span size Relay trims to; Relay's own default span limit is 1 MiB. */
+export const TRIMMING_BOUNDS = { maxSpanBytes: 16 * 1024 * 1024 } as const;
+
+/** `retentions`, `downsampledEventRetention` and `trimming` together: a handful of numbers. */
+const SMALL_OPTIONAL_FIELDS_BYTES = 512;
+
+/**
  * Everything else a config holds, tenant input or not: ids, the slug (≤ 50 characters), times,
  * rev, the requested key, key quotas, filter switches and their default lists, legacy-browser
  * subfilters (at most the 10 known ones), Sentry's fixed sections (performance score profiles,
@@ -71,13 +89,16 @@ export function listJsonBytes(bound: ListBound): number {
   return 2 + bound.maxItems * 3 + bound.maxTotalChars * bound.jsonBytesPerChar;
 }
 
-/** The bound on one config's JSON that follows from the table (about 630 KiB). */
+/** The bound on one config's JSON that follows from the table (about 700 KiB). */
 export const MAX_TENANT_CONFIG_BYTES =
   FIXED_CONFIG_BYTES +
   Object.values(LIST_BOUNDS).reduce((sum, bound) => sum + bound.copiesInConfig * listJsonBytes(bound), 0) +
   PII_CONFIG_BOUNDS.copiesInConfig * PII_CONFIG_BOUNDS.maxMergedBytes +
   BREAKDOWNS_BOUNDS.maxJsonBytes +
-  (2 + TRUSTED_RELAY_BOUNDS.maxItems * (TRUSTED_RELAY_BOUNDS.publicKeyChars + 3));
+  (2 + TRUSTED_RELAY_BOUNDS.maxItems * (TRUSTED_RELAY_BOUNDS.publicKeyChars + 3)) +
+  (2 + TX_NAME_RULE_BOUNDS.maxItems * (TX_NAME_RULE_BOUNDS.maxPatternChars + TX_NAME_RULE_BOUNDS.jsonBytesPerRuleOverhead)) +
+  (2 + CARDINALITY_LIMIT_BOUNDS.maxItems * (CARDINALITY_LIMIT_BOUNDS.maxIdChars + CARDINALITY_LIMIT_BOUNDS.jsonBytesPerLimitOverhead)) +
+  SMALL_OPTIONAL_FIELDS_BYTES;
 
 /**
  * A computed config larger than this is refused as that key's build failure (it is never cached

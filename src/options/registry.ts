@@ -1,7 +1,17 @@
 import { z } from 'zod';
 import { parseCidr } from '../formats';
 import { parseRelayPublicKey } from '../relay-auth/keys';
-import { BREAKDOWNS_BOUNDS, LIST_BOUNDS, PII_CONFIG_BOUNDS, TRUSTED_RELAY_BOUNDS, type BoundedListOption } from './bounds';
+import {
+  BREAKDOWNS_BOUNDS,
+  CARDINALITY_LIMIT_BOUNDS,
+  LIST_BOUNDS,
+  PII_CONFIG_BOUNDS,
+  RETENTION_DAYS_MAX,
+  TRIMMING_BOUNDS,
+  TRUSTED_RELAY_BOUNDS,
+  TX_NAME_RULE_BOUNDS,
+  type BoundedListOption,
+} from './bounds';
 import { isFeatureName, type FeatureOverrides } from './features';
 import { mergePiiConfigs, RESERVED_PII_NAMES, validatePiiConfig, type PiiConfig } from './pii-config';
 
@@ -134,6 +144,57 @@ export const LEGACY_BROWSER_SUBFILTERS = [
   'edge_pre_79',
 ] as const;
 
+/**
+ * The transaction clusterer's rules as Sentry stores them: a URL glob and when it last matched
+ * (unix seconds). A list rather than Sentry's pattern-keyed object, so a pattern is never an
+ * object key (zod would drop `__proto__` silently).
+ */
+const txNameRulesSchema = z
+  .array(
+    z.strictObject({
+      pattern: z
+        .string()
+        .min(1)
+        .max(TX_NAME_RULE_BOUNDS.maxPatternChars, `Ensure each pattern has no more than ${TX_NAME_RULE_BOUNDS.maxPatternChars} characters.`)
+        .regex(/^[\x21-\x7e]+$/, 'A pattern is a URL glob of printable ASCII characters without spaces'),
+      lastSeen: z.number().int().min(0).max(253_402_300_799, 'Must be unix seconds'),
+    }),
+  )
+  .max(TX_NAME_RULE_BOUNDS.maxItems, `Ensure this field has no more than ${TX_NAME_RULE_BOUNDS.maxItems} elements.`)
+  .refine((list) => new Set(list.map((r) => r.pattern)).size === list.length, 'Each pattern may appear once');
+export type TxNameClusterRule = z.infer<typeof txNameRulesSchema>[number];
+
+/** Relay's metric namespaces a cardinality limit may name; an unknown one would make Relay refuse the whole config. */
+export const CARDINALITY_NAMESPACES = ['transactions', 'sessions', 'spans', 'custom', 'profiles'] as const;
+const positiveSeconds = z.number().int().min(1).max(30 * 24 * 3600);
+
+/** Cardinality limits in Relay's shape (FULL_CONFIG.md §7). */
+const cardinalityLimitsSchema = z
+  .array(
+    z.strictObject({
+      id: z.string().min(1).max(CARDINALITY_LIMIT_BOUNDS.maxIdChars).regex(/^[\x21-\x7e]+$/, 'An id is printable ASCII without spaces'),
+      window: z
+        .strictObject({ windowSeconds: positiveSeconds, granularitySeconds: positiveSeconds })
+        .refine((w) => w.granularitySeconds <= w.windowSeconds, 'granularitySeconds must not exceed windowSeconds'),
+      limit: z.number().int().min(0).max(2 ** 32 - 1),
+      scope: z.enum(['organization', 'project', 'type', 'name']),
+      namespace: z.enum(CARDINALITY_NAMESPACES).optional(),
+      passive: z.boolean().optional(),
+    }),
+  )
+  .max(CARDINALITY_LIMIT_BOUNDS.maxItems, `Ensure this field has no more than ${CARDINALITY_LIMIT_BOUNDS.maxItems} elements.`)
+  .refine((list) => new Set(list.map((l) => l.id)).size === list.length, 'Each limit id may appear once');
+export type CardinalityLimit = z.infer<typeof cardinalityLimitsSchema>[number];
+
+const retentionDays = z.number().int().min(1).max(RETENTION_DAYS_MAX);
+const retentionSchema = z.strictObject({ standard: retentionDays, downsampled: retentionDays.optional() });
+/** Retention of the EAP categories Relay knows (`RETENTIONS_CONFIG_MAPPING`); null: left out. */
+const retentionsSchema = z.strictObject({ log: retentionSchema.optional(), span: retentionSchema.optional(), traceMetric: retentionSchema.optional() });
+export type Retentions = z.infer<typeof retentionsSchema>;
+
+const trimmingSchema = z.strictObject({ span: z.strictObject({ maxSize: z.number().int().min(1).max(TRIMMING_BOUNDS.maxSpanBytes) }) });
+export type Trimming = z.infer<typeof trimmingSchema>;
+
 function define<const K extends string, const S extends readonly OptionScope[], T>(
   key: K,
   scopes: S,
@@ -153,7 +214,11 @@ const DEFINITIONS = [
   define('sentry:require_scrub_defaults', ORG, z.boolean(), false, 'force the default scrubbers in every project'),
   define('sentry:require_scrub_ip_address', ORG, z.boolean(), false, 'force IP address scrubbing in every project'),
   define('sentry:trusted-relays', ORG, z.array(trustedRelaySchema).max(TRUSTED_RELAY_BOUNDS.maxItems), [] as TrustedRelay[], 'relays trusted by the organization'),
-  define('sentry:event_retention', ORG, z.number().int().min(1).max(3650).nullable(), null as number | null, 'event retention in days'),
+  define('sentry:event_retention', ORG, retentionDays.nullable(), null as number | null, 'event retention in days'),
+  define('relay.cardinality-limiter.limits', ORG, cardinalityLimitsSchema, [] as CardinalityLimit[], 'metric cardinality limits Relay enforces (empty: none)'),
+  define('sentry:downsampled_event_retention', ORG, retentionDays.nullable(), null as number | null, 'retention in days of downsampled events (null: not sent)'),
+  define('sentry:retentions', ORG, retentionsSchema.nullable(), null as Retentions | null, 'retention of logs, spans and trace metrics (null: not sent)'),
+  define('sentry:trimming', ORG, trimmingSchema.nullable(), null as Trimming | null, 'size Relay trims spans to (null: no trimming)'),
   define('sentry:scrub_data', PROJECT, z.boolean(), true, 'scrub data'),
   define('sentry:scrub_defaults', PROJECT, z.boolean(), true, 'use the default scrubbers'),
   define('sentry:scrub_ip_address', PROJECT, z.boolean(), false, 'scrub IP addresses'),
@@ -166,6 +231,7 @@ const DEFINITIONS = [
   define('sentry:dynamic_sampling_biases', PROJECT, biasesSchema.nullable(), null, 'dynamic sampling biases switched on or off (Sentry defaults when unset)'),
   define('sentry:transaction_metrics_custom_tags', PROJECT, boundedList('sentry:transaction_metrics_custom_tags'), [] as string[], 'extra tags of transaction metrics'),
   define('sentry:ingest-through-trusted-relays-only', ORG, z.enum(['enabled', 'disabled']), 'disabled', 'accept events only through trusted relays'),
+  define('sentry:transaction_name_cluster_rules', PROJECT, txNameRulesSchema, [] as TxNameClusterRule[], 'transaction name rules of the clusterer (pattern, last seen in unix seconds)'),
   define('sentry:origins', PROJECT, boundedList('sentry:origins'), ['*'], 'allowed domains'),
   define('sentry:breakdowns', PROJECT, breakdownsSchema, DEFAULT_BREAKDOWNS as Record<string, Record<string, unknown>>, 'span breakdowns'),
   define('filters:browser-extensions', PROJECT, filterSwitch, '0', 'inbound filter: browser extensions'),

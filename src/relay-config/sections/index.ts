@@ -1,7 +1,9 @@
 import type { ConfigSection, SectionReads } from '../section';
 import { allowedDomainsSection } from './allowed-domains';
 import { breakdownsSection } from './breakdowns';
+import { cardinalityLimitsSection } from './cardinality-limits';
 import { datascrubbingSettingsSection } from './datascrubbing-settings';
+import { downsampledEventRetentionSection } from './downsampled-event-retention';
 import { eventRetentionSection } from './event-retention';
 import { featuresSection } from './features';
 import { filterSettingsSection } from './filter-settings';
@@ -9,11 +11,14 @@ import { groupingConfigSection } from './grouping-config';
 import { performanceScoreSection } from './performance-score';
 import { piiConfigSection } from './pii-config';
 import { quotasSection } from './quotas';
+import { retentionsSection } from './retentions';
 import { samplingSection } from './sampling';
 import { sessionMetricsSection } from './session-metrics';
 import { transactionMetricsSection } from './transaction-metrics';
+import { trimmingSection } from './trimming';
 import { trustedRelaySettingsSection } from './trusted-relay-settings';
 import { trustedRelaysSection } from './trusted-relays';
+import { txNameRulesSection } from './tx-name-rules';
 
 /** Every section of a project config, in Sentry's emission order (FULL_CONFIG.md §3), which keeps stored configs comparable. */
 export const CONFIG_SECTIONS: readonly ConfigSection[] = [
@@ -24,13 +29,18 @@ export const CONFIG_SECTIONS: readonly ConfigSection[] = [
   trustedRelaySettingsSection,
   featuresSection,
   samplingSection,
+  txNameRulesSection,
   breakdownsSection,
+  cardinalityLimitsSection,
   transactionMetricsSection,
   sessionMetricsSection,
   performanceScoreSection,
   filterSettingsSection,
   groupingConfigSection,
   eventRetentionSection,
+  downsampledEventRetentionSection,
+  retentionsSection,
+  trimmingSection,
   quotasSection,
 ];
 
