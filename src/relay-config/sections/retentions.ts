@@ -18,6 +18,6 @@ export const retentionsSection = defineSection({
     if (retentions === null) return {};
     // Only the categories that are set, in a fixed order, so equal settings give equal configs.
     const present = (['log', 'span', 'traceMetric'] as const).filter((category) => retentions[category] !== undefined).map((category) => [category, retentions[category]] as const);
-    return present.length > 0 ? { retentions: Object.fromEntries(present) as Retentions } : {};
+    return present.length > 0 ? { retentions: Object.fromEntries(present) } : {};
   },
 });
