@@ -151,7 +151,7 @@ export interface OutboxDrainerOptions {
   maxBackoffMs: number;
 }
 
-export const DEFAULT_DRAINER_OPTIONS: OutboxDrainerOptions = { leaseMs: 15_000, batchSize: 100, pollMs: 200, maxBackoffMs: 500 };
+export const DEFAULT_DRAINER_OPTIONS: OutboxDrainerOptions = { leaseMs: 15_000, batchSize: 100, pollMs: 200, maxBackoffMs: 250 };
 
 export interface OutboxDrainer {
   /** The fast path after a commit: publishes these rows now unless another drainer has them. Never throws. */
