@@ -17,6 +17,7 @@ import { verifyCachedConfigs, type ConfigDrift } from '../src/services/config-dr
 import { JOB_KIND_NAMES, jobKind } from '../src/jobs/registry';
 import { TcpProxy } from '../test/support/tcp-proxy';
 import { createDatabase, freePort } from './fleet';
+import { prng } from '../test/support/prng';
 
 /**
  * The chaos run (the CI test and `npm run soak`): separate API and worker processes reach
@@ -74,17 +75,7 @@ export function chaosSeed(value: string | undefined): number {
   return n;
 }
 
-/** mulberry32: small, fast and good enough to draw a schedule from. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 /** One stream per actor, so one actor's draws never shift another's schedule. */
 function stream(seed: number, actor: string) {

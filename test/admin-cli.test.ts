@@ -1,13 +1,13 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiToken } from '../src/admin/auth';
-import { main } from '../src/cli/main';
 import type { Container } from '../src/container';
 import { ApiToken, Relay, User, UserPermission } from '../src/db/entities';
 import { generateRelayKeyPair } from '../src/relay-auth/keys';
 import { createOrgWithProject, startApi, userWithToken, type ApiClient } from './support/admin';
 import { testContainer } from './support/harness';
+import { runCli } from './support/cli';
 
 let container: Container;
 let api: ApiClient;
@@ -34,19 +34,7 @@ afterAll(async () => {
 });
 
 /** Runs the CLI in this process, as `npm run -s cli -- …` would, capturing its output. */
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    const code = await main(argv);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+const cli = runCli;
 
 const em = () => container.orm.em.fork();
 

@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scrape } from '../bench/prometheus';
-import { main } from '../src/cli/main';
 import { OrganizationOption, ProjectOption } from '../src/db/entities';
 import { seed, type SeedResult } from '../src/db/seed';
 import { MAX_CONFIG_BYTES } from '../src/options/bounds';
@@ -8,6 +7,7 @@ import type { TestRelay } from './support/relay-client';
 import { startTestServer, type TestServer } from './support/server';
 import { waitForQueuesToSettle } from './support/settle';
 import { storedConfigs } from './support/stored-configs';
+import { runCli } from './support/cli';
 
 /**
  * One tenant's bad stored data must never stop config delivery for others. Values are inserted
@@ -151,18 +151,7 @@ describe('a batch with one tenant’s bad stored options', () => {
       REDIS_URL: server.container.settings.redisUrl,
       REDIS_KEY_PREFIX: server.container.settings.redisKeyPrefix,
     });
-    const run = async (...argv: string[]) => {
-      let stdout = '';
-      let stderr = '';
-      const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-      const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-      try {
-        return { code: await main(argv), stdout, stderr };
-      } finally {
-        out.mockRestore();
-        err.mockRestore();
-      }
-    };
+    const run = runCli;
     const good = await run('configs', 'show', keyA);
     expect(good.code).toBe(0);
     expect(JSON.parse(good.stdout).config.piiConfig).toEqual({ applications: { constructor: ['@ip:remove'] } });

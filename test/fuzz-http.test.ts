@@ -7,6 +7,7 @@ import { createOrgWithProject, startApi, userWithToken, type ApiClient } from '.
 import { testContainer } from './support/harness';
 import { rawRequest, type RawRequest } from './support/raw-http';
 import { TestRelay } from './support/relay-client';
+import { prng } from './support/prng';
 
 /**
  * A seeded, bounded random fuzzer over the HTTP surface: random bodies (deep nesting, huge
@@ -24,21 +25,14 @@ const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 400);
 const TIME_BUDGET_MS = Number(process.env.FUZZ_TIME_MS ?? 12_000);
 
 /** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+function seeded(seed: number) {
+  const next = prng(seed);
   const int = (n: number) => Math.floor(next() * n);
   const pick = <T>(items: readonly T[]): T => items[int(items.length)];
   const chance = (p: number) => next() < p;
   return { next, int, pick, chance };
 }
-type Rng = ReturnType<typeof prng>;
+type Rng = ReturnType<typeof seeded>;
 
 const NASTY_STRINGS = [
   '',
@@ -252,7 +246,7 @@ describe('HTTP fuzzing (seeded)', () => {
 
   it('answers every random request with a 2xx or 4xx JSON body, never a 5xx or a hang', { timeout: 60_000 }, async () => {
     console.log(`fuzz seed: ${SEED} (replay with FUZZ_SEED=${SEED})`);
-    const rng = prng(SEED);
+    const rng = seeded(SEED);
     const secretKey = parseRelaySecretKey(relay.secret)!.secretKey;
     const started = Date.now();
     const seen = new Map<number, number>();

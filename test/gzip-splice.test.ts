@@ -3,18 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { crc32, gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { crc32Combine, decodePiece, deflatePiece, encodePiece, GzipSplicer } from '../src/caches/gzip-splice';
-
-/** A seeded generator, so a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from './support/prng';
 
 const config = (n: number) => Buffer.from(JSON.stringify({ disabled: false, projectId: n, slug: `p${n}`, config: { allowedDomains: ['*'], piiConfig: { rules: {} }, padding: 'x'.repeat(n % 300) } }));
 

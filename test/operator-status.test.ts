@@ -1,6 +1,5 @@
 import type { Job } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Container } from '../src/container';
 import { releaseClaimsOfFailedJob } from '../src/jobs/build-project-config.processor';
 import { workerJobDeps } from '../src/jobs/worker-runtime';
@@ -8,6 +7,7 @@ import type { BuildJobData } from '../src/queues/build.queue';
 import { cacheConfigs, createOrgWithProject, startApi, userWithToken, type ApiClient } from './support/admin';
 import { testContainer } from './support/harness';
 import { TestRelay } from './support/relay-client';
+import { runCli } from './support/cli';
 
 let container: Container;
 let api: ApiClient;
@@ -36,18 +36,7 @@ afterAll(async () => {
   await container.close();
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    return { code: await main(argv), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+const cli = runCli;
 
 describe('configs status PUBLIC_KEY', () => {
   it('tells a cached key, a key whose build is in flight and a key whose build failed apart', async () => {

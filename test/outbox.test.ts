@@ -2,7 +2,6 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main';
 import { createContainer, type Container } from '../src/container';
 import { Organization, Project } from '../src/db/entities';
 import { setOption } from '../src/db/option-store';
@@ -13,6 +12,7 @@ import { verifyCachedConfigs } from '../src/services/config-drift';
 import { cacheConfigs, cachedConfig } from './support/admin';
 import { testContainer, testSettings } from './support/harness';
 import { waitForQueuesToSettle } from './support/settle';
+import { runCli } from './support/cli';
 
 /**
  * The transactional outbox: rows are written in the transaction of the change and published by
@@ -212,16 +212,7 @@ describe('publishing an invalidation is one step', () => {
 describe('configs verify', () => {
   async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     Object.assign(process.env, { NODE_ENV: 'test', LOG_LEVEL: 'warn', DATABASE_URL: up.settings.databaseUrl, REDIS_URL: up.settings.redisUrl, REDIS_KEY_PREFIX: up.settings.redisKeyPrefix });
-    let stdout = '';
-    let stderr = '';
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-    try {
-      return { code: await main(argv), stdout, stderr };
-    } finally {
-      out.mockRestore();
-      err.mockRestore();
-    }
+    return runCli(...argv);
   }
 
   it('prints the drift of a scope and exits 1; exits 0 when every cached config is current', async () => {

@@ -1,8 +1,7 @@
 import { readFile, stat, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Container } from '../src/container';
 import { TrustedRelayKey } from '../src/db/entities';
 import { startWorkers, type RunningWorkers } from '../src/jobs/worker-runtime';
@@ -10,6 +9,7 @@ import { generateRelayKeyPair } from '../src/relay-auth/keys';
 import { createOrgWithProject, startApi, userWithToken, type ApiClient } from './support/admin';
 import { testContainer } from './support/harness';
 import { TestRelay } from './support/relay-client';
+import { runCli } from './support/cli';
 
 /**
  * Trusting a relay at run time, as an operator does it: credentials from the CLI, a Relay that
@@ -46,18 +46,7 @@ afterAll(async () => {
   await container.close();
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  try {
-    return { code: await main(argv), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+const cli = runCli;
 
 /** Retries `check` until it stops throwing, for at most `timeoutMs`. */
 async function within(timeoutMs: number, check: () => Promise<unknown>): Promise<void> {

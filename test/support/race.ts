@@ -14,18 +14,7 @@ import type { TestRelay } from './relay-client';
 import { startTestServer, type TestServer } from './server';
 import { waitForQueuesToSettle, withoutVolatile } from './settle';
 import { storedConfigs } from './stored-configs';
-
-/** A small seeded PRNG (mulberry32): the same seed replays the same interleaving. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from './prng';
 
 /**
  * The seeded race of builds and changes (the stale-write guard's proof), on the Redis that `env()`
