@@ -49,38 +49,35 @@ export interface ConfigGenerations {
   beginInvalidation(change: InvalidationScope): Promise<boolean>;
 }
 
-// KEYS[1] global counter, KEYS[2] the stamp to set, KEYS[3] own marker, KEYS[4..] enclosing
-// markers. ARGV: stamp TTL (s), marker TTL (ms), the change's token. Returns 1 when a job must be
-// scheduled. Covered by an enclosing marker, a change drops a marker it set itself earlier: no job
-// of its own will come to clear it.
-const RECORD_CHANGE = `
-local generation = redis.call('INCR', KEYS[1])
-redis.call('SET', KEYS[2], generation, 'EX', ARGV[1])
-local own = redis.call('GET', KEYS[3])
-for k = 4, #KEYS do
+/**
+ * The marker rule, written once for both scripts below: with the own marker at KEYS[own] and the
+ * enclosing markers after it, and the marker TTL (ms) and the change's token at ARGV[ttl] and
+ * ARGV[ttl + 1]. Returns 1 when a job must be scheduled. Covered by an enclosing marker, a change
+ * drops a marker it set itself earlier: no job of its own will come to clear it.
+ */
+const markerRule = (own: number, ttl: number) => `
+local own = redis.call('GET', KEYS[${own}])
+for k = ${own + 1}, #KEYS do
   if redis.call('EXISTS', KEYS[k]) == 1 then
-    if own == ARGV[3] then redis.call('DEL', KEYS[3]) end
+    if own == ARGV[${ttl + 1}] then redis.call('DEL', KEYS[${own}]) end
     return 0
   end
 end
-if own and own ~= ARGV[3] then return 0 end
-redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[2])
+if own and own ~= ARGV[${ttl + 1}] then return 0 end
+redis.call('SET', KEYS[${own}], ARGV[${ttl + 1}], 'PX', ARGV[${ttl}])
 return 1
 `;
 
+// KEYS[1] global counter, KEYS[2] the stamp to set, KEYS[3] own marker, KEYS[4..] enclosing
+// markers. ARGV: stamp TTL (s), marker TTL (ms), the change's token.
+const RECORD_CHANGE = `
+local generation = redis.call('INCR', KEYS[1])
+redis.call('SET', KEYS[2], generation, 'EX', ARGV[1])
+${markerRule(3, 2)}`;
+
 // The same without the counter and the stamp (cluster): KEYS[1] own marker, KEYS[2..] enclosing.
-const MARK_CHANGE = `
-local own = redis.call('GET', KEYS[1])
-for k = 2, #KEYS do
-  if redis.call('EXISTS', KEYS[k]) == 1 then
-    if own == ARGV[2] then redis.call('DEL', KEYS[1]) end
-    return 0
-  end
-end
-if own and own ~= ARGV[2] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
-return 1
-`;
+// ARGV: marker TTL (ms), the change's token.
+const MARK_CHANGE = markerRule(1, 1);
 
 // KEYS[1] own marker, KEYS[2..] enclosing markers. Returns 1 when the job must run.
 const BEGIN_INVALIDATION = `
