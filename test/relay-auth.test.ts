@@ -154,3 +154,27 @@ describe('relay authentication over HTTP', () => {
 function signedHeader(relay: TestRelay, body: string): string {
   return signRelayBody(parseRelaySecretKey(relay.secret)!.secretKey, Buffer.from(body));
 }
+
+describe('internal addresses behind a proxy (TRUST_PROXY=true: one hop)', () => {
+  let server: TestServer;
+  let relay: TestRelay;
+  const path = '/api/0/relays/projectconfigs/?version=3';
+
+  beforeAll(async () => {
+    server = await startTestServer({ INTERNAL_SYSTEM_IPS: '10.0.0.0/8', TRUST_PROXY: 'true' }, { workers: false });
+    relay = new TestRelay(server.url);
+    await relay.register();
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('takes the address the proxy saw (rightmost), so a client cannot write itself an internal address', async () => {
+    // The client wrote "10.1.2.3"; the proxy appended the address it really came from.
+    const forged = await relay.post(path, { publicKeys: [] }, { headers: { 'x-forwarded-for': '10.1.2.3, 203.0.113.9' } });
+    expect(forged.status).toBe(403);
+    const internal = await relay.post(path, { publicKeys: [] }, { headers: { 'x-forwarded-for': '203.0.113.9, 10.1.2.3' } });
+    expect(internal.status).toBe(200);
+    expect(internal.body).toEqual({ configs: {}, pending: [] });
+  });
+});

@@ -42,8 +42,15 @@ describe('loadSettings', () => {
     expect(s.relayWhitelistPk).toHaveLength(2);
     expect(s.relayStaticAuth['29308cac-9783-40e9-98ac-b5503dffe3a4']).toEqual({ publicKey: 'dXq9IiKDLgma0J8dLVITOdkpaU8mPZPJj18t4HCKTfs', internal: true });
     expect(s.internalSystemIps).toEqual(['10.0.0.0/8', 'fd00::/8', '127.0.0.1']);
-    expect(s.trustProxy).toBe(true);
+    expect(s.trustProxy).toBe(1);
     expect(s.allowedOrigins).toEqual(['https://a.example', 'https://b.example']);
+  });
+
+  it('reads TRUST_PROXY as no proxy, a hop count or the proxies\' addresses, never "every hop"', () => {
+    expect(loadSettings({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadSettings({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadSettings({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::1' }).trustProxy).toEqual(['loopback', '10.0.0.0/8', 'fd00::1']);
+    for (const bad of ['yes', '11', '10.0.0.0/33', 'loopback,nowhere']) expect(() => loadSettings({ TRUST_PROXY: bad }), bad).toThrow(/TRUST_PROXY:/);
   });
 
   it('names every bad key in one error', () => {

@@ -11,6 +11,9 @@ import { mergeGlobalConfig } from '../relay-config/global-config';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** `false`, a hop count (`true` = 1: the address your one proxy saw), or trusted proxy addresses. */
+export type TrustProxy = false | number | string[];
+
 export interface StaticRelay {
   publicKey: string;
   internal: boolean;
@@ -32,7 +35,12 @@ export interface Settings {
   relayWhitelistPk: string[];
   relayStaticAuth: Record<string, StaticRelay>;
   internalSystemIps: string[];
-  trustProxy: boolean;
+  /**
+   * Which proxies' `X-Forwarded-For` entries to believe (Express's `trust proxy`): `false` none,
+   * a number of hops counted from the socket, or the proxies' addresses/CIDRs. Never "every hop":
+   * the leftmost entry is whatever the client wrote.
+   */
+  trustProxy: TrustProxy;
   relayOpenRegistration: boolean;
   relayAllowTrusted: boolean;
   allowedOrigins: string[];
@@ -146,6 +154,31 @@ const cidrs = list.refine((entries) => entries.every((e) => parseCidr(e) !== nul
   message: 'every entry must be an IP address or a CIDR such as 10.0.0.0/8 or fd00::/8',
 });
 
+/** Express's named ranges, accepted beside addresses and CIDRs in `TRUST_PROXY`. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * `false`, `true` (one hop), a hop count, or a comma-separated list of the proxies' addresses,
+ * CIDRs or `loopback`/`linklocal`/`uniquelocal`. Express's "trust every hop" is not offered: it
+ * would take the client-written leftmost entry as the address (and so as an internal address).
+ */
+const trustProxy = z
+  .string()
+  .default('false')
+  .transform((s, ctx): TrustProxy => {
+    const value = s.trim();
+    if (value === 'false' || value === '0') return false;
+    if (value === 'true') return 1;
+    if (/^\d+$/.test(value)) {
+      const hops = Number(value);
+      if (hops <= 10) return hops;
+    }
+    const entries = value.split(',').map((e) => e.trim()).filter((e) => e.length > 0);
+    if (entries.length > 0 && entries.every((e) => PROXY_RANGE_NAMES.includes(e) || parseCidr(e) !== null)) return entries;
+    ctx.addIssue({ code: 'custom', message: 'must be "false", "true" (one proxy), a hop count up to 10, or the proxies\' addresses/CIDRs (comma-separated; loopback, linklocal, uniquelocal allowed)' });
+    return z.NEVER;
+  });
+
 const staticAuth = z
   .string()
   .default('')
@@ -240,7 +273,7 @@ const schema = z.object({
   RELAY_WHITELIST_PK: relayPublicKeys.default([]),
   RELAY_STATIC_AUTH: staticAuth,
   INTERNAL_SYSTEM_IPS: cidrs.default([]),
-  TRUST_PROXY: bool(false),
+  TRUST_PROXY: trustProxy,
   RELAY_OPEN_REGISTRATION: bool(true),
   RELAY_ALLOW_TRUSTED: bool(false),
   ALLOWED_ORIGINS: list.default([]),
