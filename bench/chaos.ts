@@ -512,8 +512,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
     phase(`outbox drained`);
     if (depth !== 0) violation(`the outbox still holds ${depth} rows 60 s after the chaos`);
-    // A job a SIGKILLed worker held stays active until BullMQ finds it stalled (its 30 s lock
-    // lapses) and runs it again: that, not a timeout here, is how such a change arrives.
+    // A job a SIGKILLed worker held stays active until BullMQ finds it stalled (its 10 s lock
+    // lapses, JOB_LOCK_MS) and runs it again: that, not a timeout here, is how such a change arrives.
     const settled = await settleQueues(container, 90_000, log);
     if (settled !== null) violation(`queues still busy 90 s after the chaos: ${settled}`);
 

@@ -56,6 +56,7 @@ describe('a worker killed in the middle of a job', () => {
   let workers: RoleProcess[] = [];
   let seeded: SeedResult;
   let env: Record<string, string>;
+  let killedAt = 0;
 
   beforeAll(async () => {
     env = await fleetEnv({ WORKER_CONCURRENCY: '1' });
@@ -91,6 +92,7 @@ describe('a worker killed in the middle of a job', () => {
     const victim = workers.find((w) => w.output().includes(`"pid":${victimPid}`)) ?? null;
     expect(victim, 'the worker holding the job').not.toBeNull();
     await victim!.kill();
+    killedAt = Date.now();
     await blocker.query('rollback');
     await blocker.end();
 
@@ -99,5 +101,23 @@ describe('a worker killed in the middle of a job', () => {
     expect(configs.size).toBe(100);
     expect([...configs.values()].every((c) => (c as { disabled: boolean }).disabled === false)).toBe(true);
     expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  it('runs the job the dead worker held again within 20 s of its death (its 10 s lock lapses)', async () => {
+    expect(killedAt).toBeGreaterThan(0);
+    const container = await createContainer(testSettings(env), 'cli', { logger: pino({ level: 'warn' }) });
+    try {
+      let active = -1;
+      while (Date.now() - killedAt < 20_000) {
+        active = (await container.queues.build.getJobCounts('active')).active;
+        if (active === 0) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(active, 'build jobs still held by the dead worker 20 s after the kill').toBe(0);
+      const completed = await container.queues.build.getCompleted();
+      expect(completed.some((job) => (job.stalledCounter ?? 0) > 0), 'a completed build job that was found stalled').toBe(true);
+    } finally {
+      await container.close();
+    }
   });
 });
