@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { crc32, gunzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { crc32Combine, decodePiece, deflatePiece, encodePiece, GzipSplicer } from '../src/caches/gzip-splice';
+import { buildFlate2Decoder, flate2Decode } from './support/flate2';
 import { prng } from './support/prng';
 
 const config = (n: number) => Buffer.from(JSON.stringify({ disabled: false, projectId: n, slug: `p${n}`, config: { allowedDomains: ['*'], piiConfig: { rules: {} }, padding: 'x'.repeat(n % 300) } }));
@@ -27,6 +28,11 @@ function reply(keys: number[], extra: string): { plain: Buffer; gzip: Buffer } {
 }
 
 describe('gzip replies spliced from pre-compressed configs', () => {
+  let flate2 = '';
+  beforeAll(() => {
+    flate2 = buildFlate2Decoder();
+  }, 300_000);
+
   it('combines CRC-32s exactly as computing over the joined bytes', () => {
     const random = prng(7);
     for (let i = 0; i < 200; i++) {
@@ -42,13 +48,33 @@ describe('gzip replies spliced from pre-compressed configs', () => {
     ['one key', [1], ',"pending":[]'],
     ['100 keys and pending/unchanged lists', Array.from({ length: 100 }, (_, i) => i * 7 + 1), `,"pending":["${'a'.repeat(32)}"],"unchanged":["${'b'.repeat(32)}"]`],
     ['glue longer than one stored block', [3, 4], `,"global":{"pad":"${'y'.repeat(70_000)}"}`],
-  ])('decodes byte-identically with Node zlib, GNU gzip and Python: %s', (_, keys, extra) => {
+  ])("decodes byte-identically with Node zlib, GNU gzip, Python and Rust's flate2: %s", (_, keys, extra) => {
     const { plain, gzip } = reply(keys, extra);
     expect(gunzipSync(gzip).equals(plain)).toBe(true);
     expect(execFileSync('gzip', ['-dc'], { input: gzip }).equals(plain)).toBe(true);
     expect(execFileSync('python3', ['-c', 'import gzip,sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))'], { input: gzip, maxBuffer: 64 * 1024 * 1024 }).equals(plain)).toBe(true);
     // GNU gzip's integrity test checks the CRC and length in the trailer.
     expect(() => execFileSync('gzip', ['-t'], { input: gzip })).not.toThrow();
+    // flate2 (Relay's HTTP client decodes with it): one member and nothing after it, every member,
+    // and the body handed over one byte per read (every block boundary split).
+    expect(flate2Decode(flate2, gzip, 'gz').equals(plain)).toBe(true);
+    expect(flate2Decode(flate2, gzip, 'multi').equals(plain)).toBe(true);
+    expect(flate2Decode(flate2, gzip, 'gz', 1).equals(plain)).toBe(true);
+  });
+
+  it("is refused by Rust's flate2 when its trailer's CRC-32 or length is wrong, or it is cut short", () => {
+    const { plain, gzip } = reply([1, 2, 3], ',"pending":[]');
+    expect(flate2Decode(flate2, gzip).equals(plain)).toBe(true);
+    const flipped = (offset: number) => {
+      const copy = Buffer.from(gzip);
+      copy[offset] ^= 0x01;
+      return copy;
+    };
+    expect(() => flate2Decode(flate2, flipped(gzip.length - 8))).toThrow(/checksum/);
+    expect(() => flate2Decode(flate2, flipped(gzip.length - 4))).toThrow(/length|checksum/);
+    expect(() => flate2Decode(flate2, gzip.subarray(0, gzip.length - 9))).toThrow();
+    // A second member after the reply: GzDecoder alone would ignore it; the helper does not.
+    expect(() => flate2Decode(flate2, Buffer.concat([gzip, gzip]), 'gz')).toThrow(/after the gzip member/);
   });
 
   it('compresses configs of repetitive structure (as project configs are) to a fraction of their size', () => {
