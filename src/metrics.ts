@@ -14,6 +14,11 @@ export interface Metrics {
   /** Keys whose config could not be computed, by reason and trigger; each is that key's failure alone. */
   projectConfigBuildFailures: Counter<'reason' | 'trigger'>;
   buildJobDuration: Histogram<'queue'>;
+  /**
+   * Per key a build job wrote: seconds since its build was scheduled (the request took the key's
+   * claim and enqueued the job in the same step), i.e. how long Relay saw it `pending`.
+   */
+  projectConfigPending: Histogram;
   buildJobKeys: Histogram;
   buildJobQueries: Histogram;
   buildJobsFailed: Counter;
@@ -56,6 +61,12 @@ export function createMetrics(role: string): Metrics {
       registers,
     }),
     buildJobDuration: new Histogram({ name: 'relay_projectconfig_job_duration_seconds', help: 'Duration of build and invalidation jobs', labelNames: ['queue'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
+    projectConfigPending: new Histogram({
+      name: 'relay_projectconfig_pending_seconds',
+      help: 'Seconds from a key being claimed and its build job enqueued to its config written, per key a build job wrote (Relay drops a project pending for 30 s)',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60],
+      registers,
+    }),
     buildJobKeys: new Histogram({ name: 'relay_projectconfig_job_keys', help: 'Keys per build job', buckets: keysPerJob, registers }),
     buildJobQueries: new Histogram({ name: 'relay_projectconfig_job_sql_queries', help: 'SQL statements per build job', buckets: [1, 2, 3, 4, 5, 6, 8, 10, 20, 50], registers }),
     buildJobsFailed: new Counter({ name: 'relay_projectconfig_job_failures_total', help: 'Build job attempts that failed', registers }),

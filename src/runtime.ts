@@ -63,7 +63,7 @@ async function publishRelayKeysAtStart(container: Container): Promise<void> {
 }
 
 /** Health and metrics of a worker process (the API serves its own). */
-function workerHttpApp(container: Container) {
+export function workerHttpApp(container: Container) {
   const app = express();
   app.set('x-powered-by', false);
   app.use(probesRouter(container));

@@ -3,6 +3,7 @@ import type { Request, Router } from 'express';
 import { ProjectKey, type Project, type ProjectKeyStatus } from '../db/entities';
 import { NotFoundError } from '../errors';
 import { createKey, deleteKey, PUBLIC_KEY_RE, updateKey } from '../services/keys';
+import { keyStatus } from '../services/operations';
 import { createFieldErrors } from '../services/validation';
 import { projectFor, type LookupOptions } from './access';
 import { authOf, emOf, requestActor, type Scope } from './auth';
@@ -21,7 +22,7 @@ async function keyFor(em: EntityManager, req: Request, scope: Scope, options: Lo
   return { project, key };
 }
 
-export function registerKeyRoutes(api: Router, { authed }: AdminDeps): void {
+export function registerKeyRoutes(api: Router, { authed, container }: AdminDeps): void {
   api.get('/projects/:org/:project/keys/', ...authed, async (req, res) => {
     const em = emOf(req);
     const project = await projectFor(em, authOf(req), pathParam(req, 'org'), pathParam(req, 'project'), ['project:read']);
@@ -61,5 +62,11 @@ export function registerKeyRoutes(api: Router, { authed }: AdminDeps): void {
   api.delete('/projects/:org/:project/keys/:keyId/', ...authed, async (req, res) => {
     await deleteKey(emOf(req), { actor: requestActor(req), target: (em) => keyFor(em, req, 'project:admin') });
     res.status(204).end();
+  });
+
+  // `configs status` over HTTP: the same service function, for a key of this project.
+  api.get('/projects/:org/:project/keys/:keyId/config-status/', ...authed, async (req, res) => {
+    const { key } = await keyFor(emOf(req), req, 'project:read');
+    res.json(await keyStatus(container, key.publicKey));
   });
 }

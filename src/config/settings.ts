@@ -298,13 +298,16 @@ const schema = z.object({
   JOBS_KEEP_FAILED_S: int(604_800, 0, 365 * 24 * 3600),
 });
 
+/** The environment variable of every setting, e.g. for checking what a deployment file sets. */
+export const SETTING_NAMES: readonly string[] = Object.keys(schema.shape);
+
 /**
  * Reads and validates the settings. Throws a `SettingsError` naming every bad key at once.
  * Empty strings count as unset, as a shell `FOO=` usually means "use the default".
  */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const input: Record<string, string> = {};
-  for (const key of Object.keys(schema.shape)) {
+  for (const key of SETTING_NAMES) {
     const value = env[key];
     if (value !== undefined && value !== '') input[key] = value;
   }

@@ -25,6 +25,10 @@ export function createBuildProcessor(deps: JobDeps) {
     // Releases only the claims of the keys written; a failed key keeps its claim until it expires.
     const { written, refused } = await deps.cache.writeIfCurrent(computed.configs, startedAt, deps.settings.configCacheTtlS, claimToken);
     timer();
+    // The job was added right after its keys were claimed, so its timestamp is when they went
+    // pending (the API's clock; the same host's in compose, NTP-close elsewhere).
+    const pendingS = Math.max(0, (Date.now() - job.timestamp) / 1000);
+    for (let i = 0; i < written.length; i++) deps.metrics.projectConfigPending.observe(pendingS);
     reportConfigFailures(deps, computed.failures, 'build');
     for (const failure of computed.failures) await deps.buildFailures.record([failure.publicKey], failure).catch(() => undefined);
     deps.metrics.projectConfigBuilds.inc({ trigger: 'build' }, written.length);
