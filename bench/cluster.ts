@@ -64,7 +64,7 @@ const emptyTally = (): Tally => ({ requests: 0, seconds: 0, errors: 0, bytes: 0,
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 const fixed = (x: number, digits = 2) => x.toFixed(digits);
 
-async function startStack(mode: Mode, base: Settings, redis: LocalRedis | LocalRedisCluster, agent: Agent, cleanups: (() => Promise<void>)[]): Promise<Stack> {
+async function startStack(mode: Mode, base: Settings, redis: LocalRedis | LocalRedisCluster, agent: Agent, cleanups: (() => Promise<void>)[], procs: Proc[]): Promise<Stack> {
   const runId = `${Date.now().toString(36)}${mode === 'cluster' ? 'c' : 's'}`;
   const database = await createDatabase(base.databaseUrl, `relaycfg_bench_${runId}`);
   cleanups.push(() => database.drop());
@@ -96,11 +96,13 @@ async function startStack(mode: Mode, base: Settings, redis: LocalRedis | LocalR
   const apiPort = await freePort();
   const api = await startProcess(`${mode} api`, 'workers/api.js', { ...env, PORT: String(apiPort) }, apiPort);
   cleanups.push(() => api.stop());
+  procs.push(api);
   const workers: Proc[] = [];
   for (let i = 1; i <= 2; i++) {
     const port = await freePort();
     const worker = await startProcess(`${mode} worker-${i}`, 'workers/worker.js', { ...env, WORKER_PORT: String(port) }, port);
     cleanups.push(() => worker.stop());
+    procs.push(worker);
     workers.push(worker);
   }
   const relay = new BenchRelay(api.url, agent);
@@ -184,11 +186,14 @@ export async function clusterScenario(options: ClusterBenchOptions): Promise<Fig
   const sizes = options.quick ? SIZES.quick : SIZES.full;
   const base = loadSettings();
   const cleanups: (() => Promise<void>)[] = [];
+  const procs: Proc[] = [];
   const agent = keepAliveAgent(64);
   let single: LocalRedis | null = null;
   let cluster: LocalRedisCluster | null = null;
-  // Ctrl-C must not leave daemonized redis-servers behind.
+  // Ctrl-C must not leave daemonized redis-servers behind (nor a worker retrying a Redis that is
+  // gone: the stacks' processes go first). The databases stay, as with the other scenarios.
   const onSignal = (signal: NodeJS.Signals) => {
+    for (const proc of procs) proc.child.kill('SIGKILL');
     single?.closeSync();
     cluster?.closeSync();
     process.kill(process.pid, signal);
@@ -200,7 +205,7 @@ export async function clusterScenario(options: ClusterBenchOptions): Promise<Fig
     single = await startLocalRedis();
     cluster = await startRedisCluster();
     log('cluster: starting one stack (1 API, 2 workers, own database) per mode');
-    const stacks = [await startStack('single', base, single, agent, cleanups), await startStack('cluster', base, cluster, agent, cleanups)];
+    const stacks = [await startStack('single', base, single, agent, cleanups, procs), await startStack('cluster', base, cluster, agent, cleanups, procs)];
     const clusterStack = stacks[1];
 
     log(`cluster: hot path, ${sizes.hotPool} cached keys per mode, ${KEYS_PER_HOT_REQUEST} keys per request, plain and gzip`);
