@@ -70,12 +70,14 @@ async function startStack(mode: Mode, base: Settings, redis: LocalRedis | LocalR
   cleanups.push(() => database.drop());
   const prefix = `bench:${runId}:`;
   const cluster = 'nodes' in redis ? redis : null;
+  // With REDIS_CLUSTER_NODES set, REDIS_URL is not used.
+  const redisUrl = 'url' in redis ? redis.url : base.redisUrl;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_ENV: 'production',
     SYSTEM_SECRET_KEY: `bench-${runId}-secret-not-for-production`,
     DATABASE_URL: database.url,
-    REDIS_URL: cluster ? base.redisUrl : (redis as LocalRedis).url,
+    REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: prefix,
     INTERNAL_SYSTEM_IPS: '127.0.0.1/32',
     LOG_LEVEL: 'warn',
@@ -85,7 +87,7 @@ async function startStack(mode: Mode, base: Settings, redis: LocalRedis | LocalR
   const settings: Settings = {
     ...base,
     databaseUrl: database.url,
-    redisUrl: cluster ? base.redisUrl : (redis as LocalRedis).url,
+    redisUrl,
     redisClusterNodes: cluster ? cluster.ports.map((port) => ({ host: '127.0.0.1', port, tls: false })) : [],
     redisKeyPrefix: prefix,
     logLevel: 'warn',
