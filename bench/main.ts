@@ -14,6 +14,7 @@ import { scrape as metric } from './prometheus';
 import { printReport, type Figure } from './report';
 import { adminClient, type AdminClient } from './admin';
 import { outageScenario } from './outage';
+import { clusterScenario } from './cluster';
 
 /**
  * `npm run bench [-- --quick]`: starts the compiled service as separate processes (1 API,
@@ -25,6 +26,8 @@ const quick = process.argv.includes('--quick');
 /** `--only hot,cold,invalidation,dedupe,storm,outage` runs a subset (memory is always reported). */
 const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? (process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined);
 const only = onlyArg ? new Set(onlyArg.split(',')) : null;
+/** `--cluster` adds the Redis Cluster scenario (bench/cluster.ts); `--only cluster` runs it alone. */
+const cluster = process.argv.includes('--cluster') || only?.has('cluster') === true;
 const SIZES = quick
   ? { warmSeconds: 3, hotSeconds: 6, hotPool: 500, coldOrgs: 10, coldProjects: 100, invalidationProjects: 300, dedupePollers: 20, dedupeKeys: 300, stormFill: 200 }
   : { warmSeconds: 5, hotSeconds: 15, hotPool: 1000, coldOrgs: 100, coldProjects: 100, invalidationProjects: 1000, dedupePollers: 50, dedupeKeys: 1000, stormFill: 2500 };
@@ -301,6 +304,7 @@ async function main(): Promise<void> {
       ['dedupe', () => dedupe(b)],
       ['storm', () => storm(b)],
       ['outage', async () => void figures.push(...(await outageScenario(agent, { changes: 100, downMs: 5000, log })))],
+      ...(cluster ? ([['cluster', async () => void figures.push(...(await clusterScenario({ quick, log })))]] as [string, () => Promise<void>][]) : []),
     ];
     for (const [name, run] of scenarios) {
       if (only && !only.has(name)) continue;

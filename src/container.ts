@@ -82,7 +82,7 @@ export async function createContainer(settings: Settings, role: Role, options: C
   const generations = createConfigGenerations(redis, layout, { markerTtlMs: settings.invalidationDelayMs + 60_000 });
   checkJobRegistry();
   const configCache = createRedisProjectConfigCache(redis, layout, { claimTtlS: settings.buildClaimTtlS });
-  const queues = createQueues(redis, layout.bullPrefix, { keepCompletedS: settings.jobsKeepCompletedS, keepCompletedCount: settings.jobsKeepCompletedCount, keepFailedS: settings.jobsKeepFailedS });
+  const queues = createQueues(redis, (queue) => layout.bullPrefix(queue), { keepCompletedS: settings.jobsKeepCompletedS, keepCompletedCount: settings.jobsKeepCompletedCount, keepFailedS: settings.jobsKeepFailedS });
   for (const queue of Object.values(queues)) queue.on('error', (err) => logger.debug({ err: err.message, queue: queue.name }, 'queue error'));
   const invalidations = createInvalidationScheduler(queues.invalidate, generations, configCache, settings.invalidationDelayMs, (change) =>
     metrics.invalidationsScheduled.inc({ scope: change.scope.scope }),

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConfigGenerations } from '../src/caches/config-generations';
 import { redisLayout } from '../src/caches/layout';
 import { createRedisProjectConfigCache, DISABLED_JSON, type ConfigWriteEntry } from '../src/caches/project-config-cache';
-import { createRequestPathRedis, deleteKeysWithPrefix, isRedisUnavailable, type RedisClient } from '../src/caches/redis';
+import { createRequestPathRedis, deleteKeysWithPrefix, isRedisUnavailable, scanNodes, type RedisClient } from '../src/caches/redis';
+import { JOB_KIND_NAMES, jobKinds } from '../src/jobs/registry';
 import { Organization } from '../src/db/entities';
 import { setOption } from '../src/db/option-store';
 import { seed, type SeedResult } from '../src/db/seed';
@@ -170,6 +171,32 @@ describe('on a Redis Cluster', () => {
     for (const count of perNode.values()) expect(count).toBeGreaterThan(0);
   });
 
+  it("keeps each BullMQ queue's keys in one slot, named by the queue's own hash tag", async () => {
+    const { layout, redis, settings } = a.container;
+    const queueOf = new Map(JOB_KIND_NAMES.map((name) => [layout.bullPrefix(jobKinds[name].queue), jobKinds[name].queue] as const));
+    expect(queueOf.size).toBe(JOB_KIND_NAMES.length);
+    const keysOf = new Map<string, string[]>();
+    for (const node of scanNodes(redis)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `{${settings.redisKeyPrefix}bull:*`, 'COUNT', 1000);
+        cursor = next;
+        for (const key of keys) {
+          const tag = key.slice(0, key.indexOf('}') + 1);
+          expect(queueOf.has(tag)).toBe(true);
+          keysOf.set(tag, [...(keysOf.get(tag) ?? []), key]);
+        }
+      } while (cursor !== '0');
+    }
+    // The fill above enqueued build jobs: that queue has keys.
+    expect(keysOf.get(layout.bullPrefix(jobKinds.build.queue))?.length).toBeGreaterThan(0);
+    for (const [tag, keys] of keysOf) {
+      const slots = new Set(await Promise.all([tag, ...keys].map((k) => redis.call('CLUSTER', 'KEYSLOT', k) as Promise<number>)));
+      expect(slots.size).toBe(1);
+      expect(keys.every((k) => k.startsWith(`${tag}:${queueOf.get(tag)}:`))).toBe(true);
+    }
+  });
+
   it('stores what v3 serves where a processing Relay reads it: two GETs, JSON', async () => {
     const key = seeded.publicKeys[3];
     const served = (await relay.projectConfigs({ publicKeys: [key], fullConfig: true })).body.configs![key] as { rev: string };
@@ -253,9 +280,9 @@ describe('on a Redis Cluster with one master stopped', () => {
 
   it('serves the keys of the other masters, answers 503 or pending (never 500) for the stopped one, and recovers after its restart', async () => {
     const { layout } = server.container;
-    // A master without the queues' slot (scheduling needs it; the relay's key is cached in process).
-    const queues = await cluster.portOfKey(`${layout.bullPrefix}:x`);
-    const victim = cluster.ports.findIndex((p) => p !== queues);
+    // A master without the build queue's slot (scheduling needs it; the relay's key is cached in process).
+    const buildQueue = await cluster.portOfKey(`${layout.bullPrefix(jobKinds.build.queue)}:x`);
+    const victim = cluster.ports.findIndex((p) => p !== buildQueue);
     const ports = await cluster.portsOfKeys(seeded.publicKeys.map((k) => layout.config(k)));
     const portOf = new Map(seeded.publicKeys.map((k, i) => [k, ports[i]] as const));
     const lost = seeded.publicKeys.filter((k) => portOf.get(k) === cluster.ports[victim]);

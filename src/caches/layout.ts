@@ -59,8 +59,12 @@ export interface RedisLayout {
   buildFailure(publicKey: string): string;
   /** The registration counter of one client address (or IPv6 /64) in the current window. */
   registrationRate(bucket: string): string;
-  /** BullMQ's queue prefix; a hash tag on a cluster, so each queue's keys share a slot (BullMQ's rule). */
-  bullPrefix: string;
+  /**
+   * BullMQ's prefix for one queue. On a cluster a hash tag naming the queue: each queue's keys
+   * share a slot (BullMQ's rule) and the queues spread over the masters, so a stopped master stops
+   * only the queues in its slots. On one Redis the same `<prefix>bull` for every queue.
+   */
+  bullPrefix(queue: string): string;
   /** The prefix itself, for clean-up of everything under it. */
   prefix: string;
 }
@@ -69,7 +73,7 @@ export interface RedisLayout {
 const globEscape = (text: string) => text.replace(/[[\]?*\\]/g, '\\$&');
 
 export interface RedisLayoutOptions {
-  /** On a Redis Cluster (changes only BullMQ's prefix: queues created on a single Redis keep their names). */
+  /** On a Redis Cluster (changes only BullMQ's prefixes: queues created on a single Redis keep their names). */
   cluster?: boolean;
 }
 
@@ -108,7 +112,7 @@ export function redisLayout(prefix: string, options: RedisLayoutOptions = {}): R
     relayLastConfigFetch: `${prefix}relays:last-config-fetch`,
     buildFailure: (publicKey) => `{${prefix}relayconfig:${publicKey}}:last-failure`,
     registrationRate: (bucket) => `${prefix}relay-register-rate:${bucket}`,
-    bullPrefix: options.cluster ? `{${prefix}bull}` : `${prefix}bull`,
+    bullPrefix: (queue) => (options.cluster ? `{${prefix}bull:${queue}}` : `${prefix}bull`),
     prefix,
   };
 }

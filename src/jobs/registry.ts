@@ -126,12 +126,12 @@ export function checkJobRegistry(kinds: Record<string, JobKind<unknown, string>>
   }
 }
 
-/** The queues of every job kind on one connection and prefix. */
-export function createQueues(connection: ConnectionOptions, prefix: string, history: JobHistory): Queues {
+/** The queues of every job kind on one connection, each under its prefix (layout.ts, `bullPrefix`). */
+export function createQueues(connection: ConnectionOptions, prefixOf: (queue: string) => string, history: JobHistory): Queues {
   const queues = {} as Record<JobKindName, Queue>;
   for (const name of JOB_KIND_NAMES) {
     const kind = jobKind(name);
-    queues[name] = createQueue(kind.queue, connection, prefix, kind.retention, history);
+    queues[name] = createQueue(kind.queue, connection, prefixOf(kind.queue), kind.retention, history);
   }
   return queues as unknown as Queues;
 }

@@ -63,13 +63,12 @@ export function startWorkers(container: Container, options: WorkerOptions = {}):
   const connection = createWorkerRedis(settings, `relaycfg-worker-${process.pid}`);
   connection.on('error', (err: Error) => logger.debug({ err: err.message }, 'worker redis connection error'));
   const deps = workerJobDeps(container, connection);
-  const prefix = container.layout.bullPrefix;
 
   const workers = kinds.map((name) => {
     const kind = jobKind(name);
     const worker = new Worker(kind.queue, kind.processor(deps), {
       connection,
-      prefix,
+      prefix: container.layout.bullPrefix(kind.queue),
       concurrency: kind.concurrency(settings),
       lockDuration: JOB_LOCK_MS,
       stalledInterval: STALLED_CHECK_MS,

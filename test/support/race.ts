@@ -52,7 +52,7 @@ export function describeBuildRace(title: string, env: () => Record<string, strin
           },
         },
       };
-      builds = new Worker<BuildJobData>(jobKinds.build.queue, createBuildProcessor(slowWrites), { connection, prefix: server.container.layout.bullPrefix, concurrency: 16 });
+      builds = new Worker<BuildJobData>(jobKinds.build.queue, createBuildProcessor(slowWrites), { connection, prefix: server.container.layout.bullPrefix(jobKinds.build.queue), concurrency: 16 });
     });
     afterAll(async () => {
       await builds.close();
