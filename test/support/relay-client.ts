@@ -99,21 +99,29 @@ export class TestRelay {
   /**
    * Polls v3 like Relay: keys listed in `pending` are asked again every `intervalMs` until each
    * has a config, or `timeoutMs` passes (Relay then treats the project as disabled; here it throws).
+   * A 503 (Redis or PostgreSQL really unavailable, e.g. a command timing out on a loaded machine)
+   * is asked again after the interval, as Relay retries a failed fetch; any other status throws.
    */
-  async pollConfigs(publicKeys: string[], options: { intervalMs?: number; timeoutMs?: number } = {}): Promise<{ configs: Map<string, unknown>; requests: number }> {
+  async pollConfigs(publicKeys: string[], options: { intervalMs?: number; timeoutMs?: number } = {}): Promise<{ configs: Map<string, unknown>; requests: number; unavailable: number }> {
     const intervalMs = options.intervalMs ?? 100;
     const deadline = Date.now() + (options.timeoutMs ?? 30_000);
     const configs = new Map<string, unknown>();
     let waiting = [...new Set(publicKeys)];
     let requests = 0;
+    let unavailable = 0;
     for (;;) {
       const response = await this.projectConfigs({ publicKeys: waiting, fullConfig: true });
       requests += 1;
+      if (response.status === 503 && Date.now() <= deadline) {
+        unavailable += 1;
+        await new Promise((resolve) => setTimeout(resolve, intervalMs));
+        continue;
+      }
       if (response.status !== 200) throw new Error(`projectconfigs answered ${response.status}: ${response.text}`);
       for (const [key, config] of Object.entries(response.body.configs ?? {})) configs.set(key, config);
       const pending = new Set(response.body.pending ?? []);
       waiting = waiting.filter((k) => pending.has(k));
-      if (waiting.length === 0) return { configs, requests };
+      if (waiting.length === 0) return { configs, requests, unavailable };
       if (Date.now() > deadline) throw new Error(`${waiting.length} keys still pending after ${options.timeoutMs ?? 30_000} ms`);
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
