@@ -17,7 +17,7 @@ function promtool(...args: string[]): { ok: boolean; output: string } {
     return { ok: true, output: execFileSync('promtool', args, { cwd: PROMETHEUS, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
   } catch (error) {
     const failed = error as { code?: string; stdout?: string; stderr?: string };
-    if (failed.code === 'ENOENT') throw new Error('promtool not found: install Debian\'s prometheus package (.ci/run does)');
+    if (failed.code === 'ENOENT') throw new Error('promtool not found: install Debian\'s prometheus package (.ci/run does)', { cause: error });
     return { ok: false, output: `${failed.stdout ?? ''}${failed.stderr ?? ''}` };
   }
 }
