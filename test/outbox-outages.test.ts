@@ -129,7 +129,7 @@ describe('a change committed by an API process that dies before it could publish
     } finally {
       await container.close();
     }
-  });
+  }, 90_000);
 });
 
 async function fetchJson(base: string, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: any; headers: Headers }> {
