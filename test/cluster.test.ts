@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConfigGenerations } from '../src/caches/config-generations';
 import { redisLayout } from '../src/caches/layout';
 import { createRedisProjectConfigCache, DISABLED_JSON, type ConfigWriteEntry } from '../src/caches/project-config-cache';
-import { createRequestPathRedis, deleteKeysWithPrefix, isRedisUnavailable, scanNodes, type RedisClient } from '../src/caches/redis';
+import { clusterGetMany, createRequestPathRedis, deleteKeysWithPrefix, isCluster, isRedisUnavailable, scanNodes, type RedisClient } from '../src/caches/redis';
 import { JOB_KIND_NAMES, jobKinds } from '../src/jobs/registry';
 import { Organization } from '../src/db/entities';
 import { setOption } from '../src/db/option-store';
@@ -119,6 +119,30 @@ describe('the caches on a Redis Cluster', () => {
     expect(await generations.beginInvalidation(project)).toBe(false);
     expect(await generations.beginInvalidation(org)).toBe(true);
     expect(Number(await redis.get(layout.generation))).toBe(before + 3);
+  });
+
+  it('reads keys of many slots with one pipeline per master, in the order asked, as strings or buffers', async () => {
+    if (!isCluster(redis)) throw new Error('expected a cluster client');
+    const names = Array.from({ length: 300 }, (_, i) => `${prefix}read:${i}`);
+    const stored = names.filter((_, i) => i % 7 !== 0);
+    await Promise.all(stored.map((name) => redis.set(name, `value of ${name}`)));
+    const pipeline = redis.pipeline.bind(redis);
+    let pipelines = 0;
+    redis.pipeline = ((...args: Parameters<typeof pipeline>) => {
+      pipelines += 1;
+      return pipeline(...args);
+    });
+    try {
+      const asked = [...names].reverse();
+      const expected = asked.map((name, i) => (names.length - 1 - i) % 7 === 0 ? null : `value of ${name}`);
+      expect(await clusterGetMany(redis, asked, 'utf8')).toEqual(expected);
+      expect(pipelines).toBe(3);
+      const buffers = await clusterGetMany(redis, asked, 'buffer');
+      expect(buffers.map((b) => (b === null ? null : Buffer.isBuffer(b) ? b.toString() : 'not a buffer'))).toEqual(expected);
+      expect(await clusterGetMany(redis, [], 'utf8')).toEqual([]);
+    } finally {
+      redis.pipeline = pipeline;
+    }
   });
 
   it("counts the cluster's errors as Redis unavailable", () => {

@@ -1,6 +1,6 @@
 import { decodePiece, deflatePiece, encodePiece, type DeflatedPiece } from './gzip-splice';
 import type { RedisLayout } from './layout';
-import { isCluster, type RedisClient } from './redis';
+import { clusterGetMany, isCluster, type RedisClient } from './redis';
 
 /**
  * The project config cache (DESIGN.md, "Config cache", "Debounce", "No stale overwrite"): what
@@ -267,10 +267,9 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
   const r = withCommands(redis);
   const claimTtlMs = String(options.claimTtlS * 1000);
   const cluster = isCluster(redis);
-  // MGET needs one slot on a cluster: there, one GET per key, all in flight at once (each on its
-  // node's connection, so one burst per node, the nodes in parallel).
-  const mget = (keys: string[]): Promise<(string | null)[]> => (cluster ? Promise.all(keys.map((k) => redis.get(k))) : redis.mget(keys));
-  const mgetBuffer = (keys: string[]): Promise<(Buffer | null)[]> => (cluster ? Promise.all(keys.map((k) => redis.getBuffer(k))) : redis.mgetBuffer(keys));
+  // MGET needs one slot on a cluster: there, one pipeline of GETs per node, the nodes in parallel.
+  const mget = (keys: string[]): Promise<(string | null)[]> => (isCluster(redis) ? clusterGetMany(redis, keys, 'utf8') : redis.mget(keys));
+  const mgetBuffer = (keys: string[]): Promise<(Buffer | null)[]> => (isCluster(redis) ? clusterGetMany(redis, keys, 'buffer') : redis.mgetBuffer(keys));
   const cachedKeys = async (publicKeys: readonly string[]): Promise<Set<string>> => {
     const cached = new Set<string>();
     if (publicKeys.length === 0) return cached;
