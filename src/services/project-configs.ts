@@ -52,21 +52,35 @@ export interface ProjectConfigDeps {
   buildQueue: BuildQueue;
 }
 
-/** A reply body, and whether it is gzip (`Content-Encoding: gzip`). */
+/**
+ * A reply body as the chunks to write in order (never joined into one buffer on the hot path: a
+ * 100-config reply is ~1 MiB, and each copy of it costs a large allocation and GC work), its
+ * length in bytes, and whether it is gzip (`Content-Encoding: gzip`).
+ */
 export interface ConfigReply {
-  body: Buffer;
+  chunks: readonly Buffer[];
+  length: number;
   gzip: boolean;
 }
 
+/** The whole body of a reply in one buffer (for callers that want it in one piece, e.g. tests). */
+export function replyBody(reply: ConfigReply): Buffer {
+  return Buffer.concat(reply.chunks, reply.length);
+}
+
+const CONFIGS_OPEN = Buffer.from('{"configs":{');
+
 /**
  * Builds the response from the stored config bytes without parsing or re-encoding them. Plain:
- * the pieces are copied once into one buffer. gzip: stored pre-compressed configs are spliced in
- * as they are and only the JSON glue is added (gzip-splice.ts), so no config is compressed per
- * request; a config that arrives as plain bytes (computed now, or stored without its piece by an
- * older version) is compressed here. The 20 MiB cap counts plain bytes either way.
+ * the stored buffers are passed on as they are, between small buffers of JSON glue, and written
+ * to the socket together (one `writev`), never copied into one body. gzip: stored pre-compressed
+ * configs are spliced in as they are and only the JSON glue is added (gzip-splice.ts), so no
+ * config is compressed per request; a config that arrives as plain bytes (computed now, or stored
+ * without its piece by an older version) is compressed here. The 20 MiB cap counts plain bytes
+ * either way.
  */
 class ReplyWriter {
-  private readonly parts: (string | Buffer)[] = [];
+  private readonly chunks: Buffer[] = [];
   private readonly splicer: GzipSplicer | null;
   private bytes = 0;
   private count = 0;
@@ -75,37 +89,45 @@ class ReplyWriter {
 
   constructor(gzip: boolean) {
     this.splicer = gzip ? new GzipSplicer() : null;
-    this.glue('{"configs":{');
+    if (this.splicer) this.splicer.addPlain(CONFIGS_OPEN);
+    else this.chunks.push(CONFIGS_OPEN);
   }
 
-  private glue(text: string): void {
-    if (this.splicer) this.splicer.addPlain(text);
-    else this.parts.push(text);
-  }
-
-  /** Whether an entry of `entryLength` plain bytes fits under the cap; counts it and writes its separator. */
+  /** Whether an entry of `entryLength` plain bytes fits under the cap; counts it. */
   private fits(key: string, entryLength: number): boolean {
     if (this.bytes + entryLength + 1 > MAX_RESPONSE_BYTES) {
       this.overflow.push(key);
       return false;
     }
     this.bytes += entryLength + 1;
-    if (this.count++ > 0) this.glue(',');
     return true;
+  }
+
+  /** Whether an entry was written before this one (so this one needs a comma). */
+  private needsComma(): boolean {
+    return this.count++ > 0;
   }
 
   addConfig(key: string, json: Buffer | string): void {
     const bytes = typeof json === 'string' ? Buffer.from(json) : json;
     const entryHead = `"${key}":`;
     if (!this.fits(key, entryHead.length + bytes.length)) return;
-    if (this.splicer) this.splicer.addPiece(deflatePiece(Buffer.concat([Buffer.from(entryHead), bytes])));
-    else this.parts.push(entryHead, bytes);
+    const comma = this.needsComma();
+    if (this.splicer) {
+      if (comma) this.splicer.addPlain(',');
+      this.splicer.addPiece(deflatePiece(Buffer.concat([Buffer.from(entryHead), bytes])));
+    } else {
+      // Keys are 32 hex characters (the route keeps no other): latin1 is their UTF-8.
+      this.chunks.push(Buffer.from(comma ? `,${entryHead}` : entryHead, 'latin1'), bytes);
+    }
   }
 
   /** A stored pre-compressed reply entry `"<key>":<config>` (only asked for when the reply is gzip). */
   addPiece(key: string, piece: DeflatedPiece): void {
     if (!this.splicer) throw new Error('a pre-compressed piece in a plain reply');
-    if (this.fits(key, piece.length)) this.splicer.addPiece(piece);
+    if (!this.fits(key, piece.length)) return;
+    if (this.needsComma()) this.splicer.addPlain(',');
+    this.splicer.addPiece(piece);
   }
 
   finish(extra: { pending?: string[]; unchanged?: string[]; global?: Record<string, unknown> | null } = {}): ConfigReply {
@@ -113,17 +135,16 @@ class ReplyWriter {
     if (extra.pending) tail += `,"pending":${JSON.stringify([...extra.pending, ...this.overflow])}`;
     if (extra.unchanged?.length) tail += `,"unchanged":${JSON.stringify(extra.unchanged)}`;
     if (extra.global) tail += `,"global":${JSON.stringify(extra.global)},"globalStatus":"ready","global_status":"ready"`;
-    this.glue(`${tail}}`);
-    if (this.splicer) return { body: this.splicer.finish(), gzip: true };
-    const lengths = this.parts.map((p) => (typeof p === 'string' ? Buffer.byteLength(p) : p.length));
-    const out = Buffer.allocUnsafe(lengths.reduce((a, b) => a + b, 0));
-    let offset = 0;
-    this.parts.forEach((p, i) => {
-      if (typeof p === 'string') out.write(p, offset, 'utf8');
-      else p.copy(out, offset);
-      offset += lengths[i];
-    });
-    return { body: out, gzip: false };
+    tail += '}';
+    if (this.splicer) {
+      this.splicer.addPlain(tail);
+      const body = this.splicer.finish();
+      return { chunks: [body], length: body.length, gzip: true };
+    }
+    this.chunks.push(Buffer.from(tail));
+    let length = 0;
+    for (const chunk of this.chunks) length += chunk.length;
+    return { chunks: this.chunks, length, gzip: false };
   }
 }
 
