@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { deflatePiece, GzipSplicer, type DeflatedPiece } from '../caches/gzip-splice';
 import { DISABLED_JSON, type ProjectConfigCache } from '../caches/project-config-cache';
+import { createReplyBudget, type ReplyBudget } from './reply-budget';
 import type { Settings } from '../config/settings';
 import { computeConfigsByProject, computeOptionsOf, reportConfigFailures, type ComputedConfig, type ComputeResult } from '../db/compute-configs';
 import type { Orm } from '../db/orm';
@@ -61,6 +62,8 @@ export interface ConfigReply {
   chunks: readonly Buffer[];
   length: number;
   gzip: boolean;
+  /** Call once the reply is written or abandoned: gives its bytes back to the reply budget. */
+  release?: () => void;
 }
 
 /** The whole body of a reply in one buffer (for callers that want it in one piece, e.g. tests). */
@@ -84,6 +87,10 @@ class ReplyWriter {
   private readonly splicer: GzipSplicer | null;
   private bytes = 0;
   private count = 0;
+  /** Bytes of stored buffers (configs or pieces) this reply holds, for the reply budget. */
+  storedBytes = 0;
+  /** How many stored buffers those are. */
+  storedCount = 0;
   /** Keys left out to stay under Relay's 20 MiB cap; v3 lists them as pending. */
   readonly overflow: string[] = [];
 
@@ -113,6 +120,8 @@ class ReplyWriter {
     const entryHead = `"${key}":`;
     if (!this.fits(key, entryHead.length + bytes.length)) return;
     const comma = this.needsComma();
+    this.storedBytes += bytes.length;
+    this.storedCount += 1;
     if (this.splicer) {
       if (comma) this.splicer.addPlain(',');
       this.splicer.addPiece(deflatePiece(Buffer.concat([Buffer.from(entryHead), bytes])));
@@ -127,6 +136,8 @@ class ReplyWriter {
     if (!this.splicer) throw new Error('a pre-compressed piece in a plain reply');
     if (!this.fits(key, piece.length)) return;
     if (this.needsComma()) this.splicer.addPlain(',');
+    this.storedBytes += piece.deflated.length;
+    this.storedCount += 1;
     this.splicer.addPiece(piece);
   }
 
@@ -164,8 +175,15 @@ export interface ProjectConfigService {
   versionOne(relay: ConfigRelay, projectIds: readonly number[]): Promise<{ configs: Record<string, ProjectConfig> }>;
 }
 
-export function createProjectConfigService(deps: ProjectConfigDeps): ProjectConfigService {
+/** Config bytes all v3 replies of a process may hold at once before new ones wait (reply-budget.ts). */
+export const REPLY_BUDGET_BYTES = 32 * 1024 * 1024;
+/** The longest a reply waits for the budget before it goes ahead anyway (Relay gives up after 5 s). */
+export const REPLY_BUDGET_MAX_WAIT_MS = 3000;
+
+export function createProjectConfigService(deps: ProjectConfigDeps, budget: ReplyBudget = createReplyBudget(REPLY_BUDGET_BYTES, REPLY_BUDGET_MAX_WAIT_MS)): ProjectConfigService {
   const { settings, metrics } = deps;
+  /** Mean stored bytes per config (plain) and per piece (gzip), learnt from replies: the budget's estimate. */
+  const meanStored = { plain: 16 * 1024, deflated: 4 * 1024 };
 
   /** Writes synchronously computed configs to the cache unless the data changed meanwhile. */
   async function refreshCache(computed: ComputedConfig[], startedAt: number): Promise<void> {
@@ -215,25 +233,37 @@ export function createProjectConfigService(deps: ProjectConfigDeps): ProjectConf
         metrics.projectConfigKeys.inc({ result: 'computed' }, configs.length);
         metrics.projectConfigKeys.inc({ result: 'failed' }, failures.length);
       } else {
-        const token = randomUUID();
-        const results = await deps.configCache.lookupOrClaim(keys, revisions, token, { deflated: gzip });
-        const claimed: string[] = [];
-        results.forEach((result, i) => {
-          const key = keys[i];
-          // Internal relays get the stored bytes as they are; only a restricted view needs the parsed config.
-          if (result.status === 'cached-deflated') writer.addPiece(key, result.piece);
-          else if (result.status === 'cached') writer.addConfig(key, restricted ? restrictedJson(JSON.parse(result.json.toString('utf8')) as ProjectConfig, relay) : result.json);
-          else if (result.status === 'unchanged') unchanged.push(key);
-          else {
-            pending.push(key);
-            if (result.status === 'claimed') claimed.push(key);
-          }
-        });
-        if (claimed.length > 0) await scheduleClaimed(claimed, token);
-        metrics.projectConfigKeys.inc({ result: 'cached' }, keys.length - pending.length - unchanged.length);
-        metrics.projectConfigKeys.inc({ result: 'pending' }, pending.length);
-        metrics.projectConfigKeys.inc({ result: 'unchanged' }, unchanged.length);
-        metrics.buildClaimConflicts.inc(pending.length - claimed.length);
+        // A key sent with a revision is mostly answered `unchanged`: it counts a tenth of a config.
+        const expected = revisions.reduce((n, rev) => n + (rev ? 0.1 : 1), 0);
+        const mean = gzip ? 'deflated' : 'plain';
+        const lease = await budget.acquire(Math.ceil(expected * meanStored[mean]));
+        try {
+          const token = randomUUID();
+          const results = await deps.configCache.lookupOrClaim(keys, revisions, token, { deflated: gzip });
+          const claimed: string[] = [];
+          results.forEach((result, i) => {
+            const key = keys[i];
+            // Internal relays get the stored bytes as they are; only a restricted view needs the parsed config.
+            if (result.status === 'cached-deflated') writer.addPiece(key, result.piece);
+            else if (result.status === 'cached') writer.addConfig(key, restricted ? restrictedJson(JSON.parse(result.json.toString('utf8')) as ProjectConfig, relay) : result.json);
+            else if (result.status === 'unchanged') unchanged.push(key);
+            else {
+              pending.push(key);
+              if (result.status === 'claimed') claimed.push(key);
+            }
+          });
+          if (claimed.length > 0) await scheduleClaimed(claimed, token);
+          metrics.projectConfigKeys.inc({ result: 'cached' }, keys.length - pending.length - unchanged.length);
+          metrics.projectConfigKeys.inc({ result: 'pending' }, pending.length);
+          metrics.projectConfigKeys.inc({ result: 'unchanged' }, unchanged.length);
+          metrics.buildClaimConflicts.inc(pending.length - claimed.length);
+          lease.resize(writer.storedBytes);
+          if (writer.storedCount > 0) meanStored[mean] = Math.round(0.9 * meanStored[mean] + (0.1 * writer.storedBytes) / writer.storedCount);
+        } catch (error) {
+          lease.release();
+          throw error;
+        }
+        return { ...writer.finish({ pending, unchanged, global }), release: lease.release };
       }
       return writer.finish({ pending, unchanged, global });
     },

@@ -121,6 +121,8 @@ export function acceptsGzipEncoding(header: string | string[] | undefined): bool
 function sendJson(res: Response, reply: ConfigReply): void {
   const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': reply.length, vary: 'Accept-Encoding' };
   if (reply.gzip) headers['content-encoding'] = 'gzip';
+  // 'close' follows 'finish' (every byte handed to the socket) and an aborted response alike.
+  if (reply.release) res.once('close', reply.release);
   res.writeHead(200, headers);
   const last = reply.chunks.length - 1;
   for (let i = 0; i < last; i++) res.write(reply.chunks[i]);
