@@ -8,13 +8,16 @@ import { parseRelayPublicKey, verifyRelaySignature } from '../src/relay-auth/key
  * Redis MGET of the requested keys, write the stored bytes. No claims, no validation, no metrics.
  * The service's hot-path throughput is reported against it. With `--express` the same handler
  * runs inside Express 5 (one route, a raw body), which separates Express's own cost from ours.
+ * With `--revisions` it answers the request shape Relay sends in steady state (`revisions`
+ * filled in): one MGET of the revs, `unchanged` for the keys whose rev matches, one MGET of the
+ * configs of the others — the same two reads the service makes.
  *
- * argv: <port> <redis url> <key prefix> <relay id> <relay public key> [--express]
+ * argv: <port> <redis url> <key prefix> <relay id> <relay public key> [--express | --revisions]
  */
 const [portText, redisUrl, prefix, relayId, publicKeyText, mode] = process.argv.slice(2);
 const publicKey = parseRelayPublicKey(publicKeyText ?? '');
 if (!portText || !redisUrl || prefix === undefined || !relayId || !publicKey) {
-  process.stderr.write('usage: floor-server <port> <redis url> <key prefix> <relay id> <relay public key> [--express]\n');
+  process.stderr.write('usage: floor-server <port> <redis url> <key prefix> <relay id> <relay public key> [--express | --revisions]\n');
   process.exit(2);
 }
 const redis = new Redis(redisUrl, { enableOfflineQueue: true });
@@ -24,14 +27,25 @@ async function answer(body: Buffer, id: unknown, signature: unknown, res: Server
     res.writeHead(401).end();
     return;
   }
-  const keys = (JSON.parse(body.toString('utf8')) as { publicKeys: string[] }).publicKeys;
-  const values = await redis.mgetBuffer(keys.map((k) => `${prefix}relayconfig:${k}`));
+  const request = JSON.parse(body.toString('utf8')) as { publicKeys: string[]; revisions?: (string | null)[] };
+  let keys = request.publicKeys;
+  const unchanged: string[] = [];
+  if (mode === '--revisions' && request.revisions) {
+    const revisions = request.revisions;
+    const revs = await redis.mget(keys.map((k) => `${prefix}relayconfig:${k}.rev`));
+    keys = keys.filter((k, i) => {
+      if (revisions[i] === null || revs[i] !== revisions[i]) return true;
+      unchanged.push(k);
+      return false;
+    });
+  }
+  const values = keys.length > 0 ? await redis.mgetBuffer(keys.map((k) => `${prefix}relayconfig:${k}`)) : [];
   const parts: Buffer[] = [Buffer.from('{"configs":{')];
   keys.forEach((k, i) => {
     const value = values[i];
     if (value) parts.push(Buffer.from(`${parts.length > 1 ? ',' : ''}"${k}":`, 'latin1'), value);
   });
-  parts.push(Buffer.from('},"pending":[]}'));
+  parts.push(Buffer.from(unchanged.length > 0 ? `},"pending":[],"unchanged":${JSON.stringify(unchanged)}}` : '},"pending":[]}'));
   const reply = Buffer.concat(parts);
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': reply.length }).end(reply);
 }

@@ -13,6 +13,8 @@ export interface PreparedRequest {
   path: string;
   body: Buffer;
   headers: Record<string, string>;
+  /** How a complete plain reply ends (at most 16 characters); by default `"pending":[]}`. */
+  expectTail?: string;
 }
 
 export class BenchRelay {
@@ -138,7 +140,7 @@ function sendCounted(url: URL, agent: Agent, prepared: PreparedRequest): Promise
         tail = (tail + chunk.toString('latin1', Math.max(0, chunk.length - 16))).slice(-16);
       });
       const gzip = res.headers['content-encoding'] === 'gzip';
-      res.on('end', () => resolve({ ok: res.statusCode === 200 && (gzip || tail.endsWith('"pending":[]}')), bytes }));
+      res.on('end', () => resolve({ ok: res.statusCode === 200 && (gzip || tail.endsWith(prepared.expectTail ?? '"pending":[]}')), bytes }));
       res.on('error', () => resolve({ ok: false, bytes }));
     });
     req.on('error', () => resolve({ ok: false, bytes: 0 }));

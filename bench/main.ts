@@ -28,6 +28,8 @@ const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only
 const only = onlyArg ? new Set(onlyArg.split(',')) : null;
 /** `--cluster` adds the Redis Cluster scenario (bench/cluster.ts); `--only cluster` runs it alone. */
 const cluster = process.argv.includes('--cluster') || only?.has('cluster') === true;
+/** `--api-node-options="--max-semi-space-size=16"`: NODE_OPTIONS of the API process only (V8 settings vs throughput). */
+const apiNodeOptions = process.argv.find((a) => a.startsWith('--api-node-options='))?.slice('--api-node-options='.length);
 const SIZES = quick
   ? { warmSeconds: 3, hotSeconds: 6, hotPool: 500, coldOrgs: 10, coldProjects: 100, invalidationProjects: 300, dedupePollers: 20, dedupeKeys: 300, stormFill: 200 }
   : { warmSeconds: 5, hotSeconds: 15, hotPool: 1000, coldOrgs: 100, coldProjects: 100, invalidationProjects: 1000, dedupePollers: 50, dedupeKeys: 1000, stormFill: 2500 };
@@ -61,31 +63,45 @@ interface Bench {
 async function hotPath(b: Bench, env: NodeJS.ProcessEnv, redisUrl: string, prefix: string, variant: 'plain' | 'realistic'): Promise<void> {
   log(`hot path (${variant} configs): seeding and filling the cache`);
   const hot = await seed(b.container.orm.em.fork(), { orgs: 10, projects: SIZES.hotPool / 10, keys: 1, slugPrefix: `hot-${variant}`, bare: variant === 'plain' });
-  await b.relay.pollAll(hot.publicKeys);
-  const startFloor = async (express: boolean) => {
+  const cached = await b.relay.pollAll(hot.publicKeys);
+  const startFloor = async (mode: 'bare' | 'express' | 'revisions') => {
     const port = await freePort();
-    const args = [String(port), redisUrl, prefix, b.relay.relayId, b.relay.publicKey, ...(express ? ['--express'] : [])];
-    return startProcess(express ? 'express floor' : 'floor', 'bench/floor-server.js', env, port, args, 'floor listening');
+    const args = [String(port), redisUrl, prefix, b.relay.relayId, b.relay.publicKey, ...(mode === 'bare' ? [] : [`--${mode}`])];
+    return startProcess(mode === 'bare' ? 'floor' : `${mode} floor`, 'bench/floor-server.js', env, port, args, 'floor listening');
   };
-  const floor = await startFloor(false);
-  const expressFloor = await startFloor(true);
+  const floor = await startFloor('bare');
+  const expressFloor = await startFloor('express');
+  // Relay's steady state (revisions filled in) only with the plain variant, to keep the run short.
+  const revisionsFloor = variant === 'plain' ? await startFloor('revisions') : null;
   try {
-    const bodies = Array.from({ length: 64 }, (_, i) => {
-      const keys = Array.from({ length: KEYS_PER_HOT_REQUEST }, (_, j) => hot.publicKeys[(i * 37 + j * 13) % hot.publicKeys.length]);
-      return b.relay.prepare('/api/0/relays/projectconfigs/?version=3', { publicKeys: [...new Set(keys)], fullConfig: true });
+    const keySets = Array.from({ length: 64 }, (_, i) => [...new Set(Array.from({ length: KEYS_PER_HOT_REQUEST }, (_, j) => hot.publicKeys[(i * 37 + j * 13) % hot.publicKeys.length]))]);
+    const path = '/api/0/relays/projectconfigs/?version=3';
+    const bodies = keySets.map((keys) => b.relay.prepare(path, { publicKeys: keys, fullConfig: true }));
+    // Every key sent with the rev Relay holds, one in ten of them outdated: a revs read, then a
+    // config read for the outdated ones; the reply lists the others as `unchanged` (last in it).
+    const revisionOf = (key: string) => (cached.get(key) as { rev?: string } | undefined)?.rev ?? null;
+    const revisionBodies = keySets.map((keys) => {
+      const revisions = keys.map((key, j) => (j % 10 === 0 ? 'outdated' : revisionOf(key)));
+      const unchanged = keys.filter((_, j) => j % 10 !== 0);
+      return { ...b.relay.prepare(path, { publicKeys: keys, revisions, fullConfig: true }), expectTail: `${unchanged.at(-1) ?? ''}"]}`.slice(-16) };
     });
     // Warm both (the API has far more code for the JIT to optimise), then measure both.
     await hammer(b.api.url, bodies, CONNECTIONS, SIZES.warmSeconds * 1000);
     await hammer(floor.url, bodies, CONNECTIONS, SIZES.warmSeconds * 1000);
     await hammer(expressFloor.url, bodies, CONNECTIONS, SIZES.warmSeconds * 1000);
-    log(`hot path (${variant}): service, floor and floor in Express, ${SIZES.hotSeconds} s each in 3 alternating rounds`);
+    if (revisionsFloor) {
+      await hammer(b.api.url, revisionBodies, CONNECTIONS, SIZES.warmSeconds * 1000);
+      await hammer(revisionsFloor.url, revisionBodies, CONNECTIONS, SIZES.warmSeconds * 1000);
+    }
+    log(`hot path (${variant}): service, floor and floor in Express${revisionsFloor ? ', and both with revisions' : ''}, ${SIZES.hotSeconds} s each in 3 alternating rounds`);
     // The same requests as Relay sends them (`Accept-Encoding: gzip`): answered from stored pieces.
     const gzipBodies = bodies.map((body) => ({ ...body, headers: { ...body.headers, 'accept-encoding': 'gzip' } }));
     await hammer(b.api.url, gzipBodies, CONNECTIONS, SIZES.warmSeconds * 1000);
     // Alternating rounds, so drift on a shared machine affects every server alike.
     type Run = { proc: Proc; bodies: typeof bodies; requests: number; seconds: number; errors: number; cpuMs: number; bytes: number; p50: number[]; p99: number[] };
     const run = (proc: Proc, runBodies: typeof bodies): Run => ({ proc, bodies: runBodies, requests: 0, seconds: 0, errors: 0, cpuMs: 0, bytes: 0, p50: [], p99: [] });
-    const runs = { service: run(b.api, bodies), gzip: run(b.api, gzipBodies), floor: run(floor, bodies), express: run(expressFloor, bodies) };
+    const runs: Record<string, Run> = { service: run(b.api, bodies), gzip: run(b.api, gzipBodies), floor: run(floor, bodies), express: run(expressFloor, bodies) };
+    if (revisionsFloor) Object.assign(runs, { revisions: run(b.api, revisionBodies), revisionsFloor: run(revisionsFloor, revisionBodies) });
     for (let round = 0; round < 3; round++) {
       for (const total of Object.values(runs)) {
         const cpu0 = total.proc.cpuMs();
@@ -124,8 +140,18 @@ async function hotPath(b: Bench, env: NodeJS.ProcessEnv, redisUrl: string, prefi
       { name: `hot path (${variant}): gzip bytes per reply / plain`, value: gzipBytes, unit: '×', goal: '≤ 0.2', ok: gzipBytes <= 0.2, detail: `${Math.round(gzip.bytesPerReply / 1024)} KiB vs ${Math.round(service.bytesPerReply / 1024)} KiB` },
       { name: `hot path (${variant}): Redis memory per config`, value: memory.total, unit: 'B', detail: `config ${memory.config} B + rev ${memory.rev} B + pre-compressed piece ${memory.deflated} B (MEMORY USAGE, mean of 20)` },
     );
+    if (revisionsFloor) {
+      const revisions = summary(runs.revisions);
+      const revisionsFloorResult = summary(runs.revisionsFloor);
+      const revisionsRatio = revisions.perSecond / revisionsFloorResult.perSecond;
+      b.figures.push(
+        { name: 'hot path (revisions, 90 of 100 current): service', value: revisions.perSecond, unit: 'req/s', detail: `${Math.round(revisions.bytesPerReply / 1024)} KiB per reply; p50 ${revisions.p50Ms.toFixed(1)} ms, ${revisions.errors} errors; CPU ${revisions.cpuMsPerRequest.toFixed(3)} ms per request` },
+        { name: 'hot path (revisions): floor doing the same two reads', value: revisionsFloorResult.perSecond, unit: 'req/s', detail: `p50 ${revisionsFloorResult.p50Ms.toFixed(1)} ms, ${revisionsFloorResult.errors} errors; CPU ${revisionsFloorResult.cpuMsPerRequest.toFixed(3)} ms per request` },
+        { name: 'hot path (revisions): service / floor', value: revisionsRatio, unit: '×' },
+      );
+    }
   } finally {
-    await Promise.all([floor.stop(), expressFloor.stop()]);
+    await Promise.all([floor.stop(), expressFloor.stop(), revisionsFloor?.stop()]);
   }
 }
 
@@ -273,7 +299,7 @@ async function main(): Promise<void> {
     await applyMigrations(container.orm);
 
     log('starting 1 API and 2 workers');
-    const api = await startProcess('api', 'workers/api.js', env, apiPort);
+    const api = await startProcess('api', 'workers/api.js', apiNodeOptions === undefined ? env : { ...env, NODE_OPTIONS: apiNodeOptions }, apiPort);
     procs.push(api);
     const workers: Proc[] = [];
     for (let i = 1; i <= 2; i++) {

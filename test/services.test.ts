@@ -9,7 +9,7 @@ import { invalidateScope, showConfig } from '../src/services/configs';
 import { createKey, deleteKey, updateKey } from '../src/services/keys';
 import { organizationBySlug, projectBySlug } from '../src/services/locate';
 import { createOrganization, deleteOrganization, updateOrganizationSettings } from '../src/services/organizations';
-import { createProjectConfigService, type ProjectConfigService } from '../src/services/project-configs';
+import { createProjectConfigService, replyBody, type ProjectConfigService } from '../src/services/project-configs';
 import { createProject } from '../src/services/projects';
 import { removeRelay } from '../src/services/relays';
 import { createTeam } from '../src/services/teams';
@@ -144,7 +144,7 @@ describe('configs without HTTP', () => {
     const shown = await showConfig(container, publicKey);
     expect('config' in shown && shown.config.disabled).toBe(false);
     const body = await configs.versionTwo({ internal: true, publicKey: generateRelayKeyPair().public }, [publicKey]);
-    const served = JSON.parse(body.body.toString('utf8')).configs[publicKey];
+    const served = JSON.parse(replyBody(body).toString('utf8')).configs[publicKey];
     expect(served.disabled).toBe(false);
     expect(withoutVolatile('config' in shown ? shown.config : null)).toEqual(withoutVolatile(served));
 
@@ -157,18 +157,20 @@ describe('configs without HTTP', () => {
     const { publicKey } = await organizationWithProject('svc-v3');
     const internal = { internal: true, publicKey: generateRelayKeyPair().public };
     // The first poll claims the key and schedules its build; v2 fills the cache meanwhile.
-    const first = JSON.parse((await configs.versionThree(internal, { keys: [publicKey], revisions: [null], noCache: false, global: false })).body.toString('utf8'));
+    const first = JSON.parse(replyBody(await configs.versionThree(internal, { keys: [publicKey], revisions: [null], noCache: false, global: false })).toString('utf8'));
     expect(first).toEqual({ configs: {}, pending: [publicKey] });
     expect((await container.queues.build.getJobs(['waiting', 'delayed', 'active'])).some((j) => j.data.publicKeys.includes(publicKey))).toBe(true);
     await configs.versionTwo(internal, [publicKey]);
     const stored = await container.redis.getBuffer(container.layout.config(publicKey));
     const plain = `{"configs":{"${publicKey}":${stored!.toString('utf8')}},"pending":[]}`;
     const body = await configs.versionThree(internal, { keys: [publicKey], revisions: [null], noCache: false, global: false });
-    expect(body).toEqual({ body: Buffer.from(plain), gzip: false });
+    expect(body.gzip).toBe(false);
+    expect(replyBody(body).toString('utf8')).toBe(plain);
+    expect(body.length).toBe(Buffer.byteLength(plain));
     // With gzip accepted: the stored piece spliced in, decoding to exactly the plain reply.
     const gzipped = await configs.versionThree(internal, { keys: [publicKey], revisions: [null], noCache: false, global: false, acceptsGzip: true });
     expect(gzipped.gzip).toBe(true);
-    expect(gunzipSync(gzipped.body).toString('utf8')).toBe(plain);
+    expect(gunzipSync(replyBody(gzipped)).toString('utf8')).toBe(plain);
 
     const trusted = { internal: false, publicKey: generateRelayKeyPair().public };
     expect(() => configs.authorize(trusted)).toThrow(AppError);

@@ -10,10 +10,9 @@ import { registerOrganizationRoutes } from './organizations.routes';
 import { registerProjectRoutes } from './projects.routes';
 import { registerTeamRoutes } from './teams.routes';
 import { registerTemplateRoutes } from './templates.routes';
+import { ADMIN_BODY_LIMIT_BYTES } from './limits';
 import { AVATAR_PATH } from './urls';
 
-/** The largest JSON body the management API reads (avatars arrive base64-encoded inside it). */
-export const ADMIN_BODY_LIMIT_BYTES = 2 * 1024 * 1024;
 
 /**
  * The management API under `/api/0/` (ADMIN_API.md) and the public avatar URLs. Authentication is

@@ -1,7 +1,7 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Container } from '../container';
-import { ADMIN_BODY_LIMIT_BYTES, adminRouter } from '../admin/router';
-import { setSystemUrlPrefix } from '../admin/urls';
+import { ADMIN_BODY_LIMIT_BYTES } from '../admin/limits';
+import { AVATAR_PATH, setSystemUrlPrefix } from '../admin/urls';
 import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { probesRouter } from './probes';
@@ -39,9 +39,32 @@ export function createApp(container: Container): Express {
 
   app.use('/api/0/relays', relaysRouter(container));
   app.use(BULL_BOARD_PATH, bullBoardRouter(container));
-  app.use(adminRouter(container));
+  app.use(lazyAdminRouter(container));
 
   app.use(notFoundHandler);
   app.use(errorHandler(container.logger));
   return app;
+}
+
+/**
+ * The management API (`/api/0/…` past the Relay endpoints, and avatars), loaded on its first
+ * request: a Relay-facing API process may never serve it, and its routes, schemas and services
+ * would otherwise sit in its heap from the start. Other paths pass straight on to the 404.
+ */
+function lazyAdminRouter(container: Container): RequestHandler {
+  let router: Promise<RequestHandler> | null = null;
+  return (req, res, next) => {
+    if (!req.path.startsWith('/api/0/') && !req.path.startsWith(`${AVATAR_PATH}/`)) {
+      next();
+      return;
+    }
+    router ??= import('../admin/router.js').then(
+      ({ adminRouter }) => adminRouter(container),
+      (error: unknown) => {
+        router = null; // the next request tries again
+        throw error;
+      },
+    );
+    router.then((handler) => handler(req, res, next), next);
+  };
 }

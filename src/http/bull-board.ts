@@ -1,7 +1,4 @@
 import { timingSafeEqual } from 'node:crypto';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
 import { Router, type RequestHandler } from 'express';
 import type { Container } from '../container';
 import { UnauthorizedError } from '../errors';
@@ -28,8 +25,27 @@ export function bullBoardAuth(user: string, password: string): RequestHandler {
   };
 }
 
-/** Bull Board over every queue, read-only unless `BULL_BOARD_READ_ONLY=false`. */
+/**
+ * Bull Board over every queue, read-only unless `BULL_BOARD_READ_ONLY=false`. Loaded on the first
+ * authenticated request, not at start: the Relay-facing process rarely serves it, and its modules
+ * would stay in every API process's heap (each full GC marks them again).
+ */
 export function bullBoardRouter(container: Container): Router {
+  const { settings } = container;
+  let board: Promise<RequestHandler> | null = null;
+  const router = Router();
+  router.use(bullBoardAuth(settings.bullBoardUser, settings.bullBoardPassword), (req, res, next) => {
+    board ??= createBoard(container).catch((error: unknown) => {
+      board = null; // the next request tries again
+      throw error;
+    });
+    board.then((handler) => handler(req, res, next), next);
+  });
+  return router;
+}
+
+async function createBoard(container: Container): Promise<RequestHandler> {
+  const [{ createBullBoard }, { BullMQAdapter }, { ExpressAdapter }] = await Promise.all([import('@bull-board/api'), import('@bull-board/api/bullMQAdapter'), import('@bull-board/express')]);
   const { settings } = container;
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(BULL_BOARD_PATH);
@@ -39,7 +55,5 @@ export function bullBoardRouter(container: Container): Router {
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Relay configs' } },
   });
-  const router = Router();
-  router.use(bullBoardAuth(settings.bullBoardUser, settings.bullBoardPassword), serverAdapter.getRouter() as Router);
-  return router;
+  return serverAdapter.getRouter() as RequestHandler;
 }

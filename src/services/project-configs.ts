@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { deflatePiece, GzipSplicer, type DeflatedPiece } from '../caches/gzip-splice';
 import { DISABLED_JSON, type ProjectConfigCache } from '../caches/project-config-cache';
+import { createReplyBudget, type ReplyBudget } from './reply-budget';
 import type { Settings } from '../config/settings';
 import { computeConfigsByProject, computeOptionsOf, reportConfigFailures, type ComputedConfig, type ComputeResult } from '../db/compute-configs';
 import type { Orm } from '../db/orm';
@@ -52,60 +53,92 @@ export interface ProjectConfigDeps {
   buildQueue: BuildQueue;
 }
 
-/** A reply body, and whether it is gzip (`Content-Encoding: gzip`). */
+/**
+ * A reply body as the chunks to write in order (never joined into one buffer on the hot path: a
+ * 100-config reply is ~1 MiB, and each copy of it costs a large allocation and GC work), its
+ * length in bytes, and whether it is gzip (`Content-Encoding: gzip`).
+ */
 export interface ConfigReply {
-  body: Buffer;
+  chunks: readonly Buffer[];
+  length: number;
   gzip: boolean;
+  /** Call once the reply is written or abandoned: gives its bytes back to the reply budget. */
+  release?: () => void;
 }
+
+/** The whole body of a reply in one buffer (for callers that want it in one piece, e.g. tests). */
+export function replyBody(reply: ConfigReply): Buffer {
+  return Buffer.concat(reply.chunks, reply.length);
+}
+
+const CONFIGS_OPEN = Buffer.from('{"configs":{');
 
 /**
  * Builds the response from the stored config bytes without parsing or re-encoding them. Plain:
- * the pieces are copied once into one buffer. gzip: stored pre-compressed configs are spliced in
- * as they are and only the JSON glue is added (gzip-splice.ts), so no config is compressed per
- * request; a config that arrives as plain bytes (computed now, or stored without its piece by an
- * older version) is compressed here. The 20 MiB cap counts plain bytes either way.
+ * the stored buffers are passed on as they are, between small buffers of JSON glue, and written
+ * to the socket together (one `writev`), never copied into one body. gzip: stored pre-compressed
+ * configs are spliced in as they are and only the JSON glue is added (gzip-splice.ts), so no
+ * config is compressed per request; a config that arrives as plain bytes (computed now, or stored
+ * without its piece by an older version) is compressed here. The 20 MiB cap counts plain bytes
+ * either way.
  */
 class ReplyWriter {
-  private readonly parts: (string | Buffer)[] = [];
+  private readonly chunks: Buffer[] = [];
   private readonly splicer: GzipSplicer | null;
   private bytes = 0;
   private count = 0;
+  /** Bytes of stored buffers (configs or pieces) this reply holds, for the reply budget. */
+  storedBytes = 0;
+  /** How many stored buffers those are. */
+  storedCount = 0;
   /** Keys left out to stay under Relay's 20 MiB cap; v3 lists them as pending. */
   readonly overflow: string[] = [];
 
   constructor(gzip: boolean) {
     this.splicer = gzip ? new GzipSplicer() : null;
-    this.glue('{"configs":{');
+    if (this.splicer) this.splicer.addPlain(CONFIGS_OPEN);
+    else this.chunks.push(CONFIGS_OPEN);
   }
 
-  private glue(text: string): void {
-    if (this.splicer) this.splicer.addPlain(text);
-    else this.parts.push(text);
-  }
-
-  /** Whether an entry of `entryLength` plain bytes fits under the cap; counts it and writes its separator. */
+  /** Whether an entry of `entryLength` plain bytes fits under the cap; counts it. */
   private fits(key: string, entryLength: number): boolean {
     if (this.bytes + entryLength + 1 > MAX_RESPONSE_BYTES) {
       this.overflow.push(key);
       return false;
     }
     this.bytes += entryLength + 1;
-    if (this.count++ > 0) this.glue(',');
     return true;
+  }
+
+  /** Whether an entry was written before this one (so this one needs a comma). */
+  private needsComma(): boolean {
+    return this.count++ > 0;
   }
 
   addConfig(key: string, json: Buffer | string): void {
     const bytes = typeof json === 'string' ? Buffer.from(json) : json;
     const entryHead = `"${key}":`;
     if (!this.fits(key, entryHead.length + bytes.length)) return;
-    if (this.splicer) this.splicer.addPiece(deflatePiece(Buffer.concat([Buffer.from(entryHead), bytes])));
-    else this.parts.push(entryHead, bytes);
+    const comma = this.needsComma();
+    this.storedBytes += bytes.length;
+    this.storedCount += 1;
+    if (this.splicer) {
+      if (comma) this.splicer.addPlain(',');
+      this.splicer.addPiece(deflatePiece(Buffer.concat([Buffer.from(entryHead), bytes])));
+    } else {
+      // Keys are 32 hex characters (the route keeps no other): latin1 is their UTF-8.
+      this.chunks.push(Buffer.from(comma ? `,${entryHead}` : entryHead, 'latin1'), bytes);
+    }
   }
 
   /** A stored pre-compressed reply entry `"<key>":<config>` (only asked for when the reply is gzip). */
   addPiece(key: string, piece: DeflatedPiece): void {
     if (!this.splicer) throw new Error('a pre-compressed piece in a plain reply');
-    if (this.fits(key, piece.length)) this.splicer.addPiece(piece);
+    if (!this.fits(key, piece.length)) return;
+    if (this.needsComma()) this.splicer.addPlain(',');
+    this.storedBytes += piece.deflated.length;
+    this.storedCount += 1;
+    this.splicer.addPiece(piece);
   }
 
   finish(extra: { pending?: string[]; unchanged?: string[]; global?: Record<string, unknown> | null } = {}): ConfigReply {
@@ -113,17 +146,16 @@ class ReplyWriter {
     if (extra.pending) tail += `,"pending":${JSON.stringify([...extra.pending, ...this.overflow])}`;
     if (extra.unchanged?.length) tail += `,"unchanged":${JSON.stringify(extra.unchanged)}`;
     if (extra.global) tail += `,"global":${JSON.stringify(extra.global)},"globalStatus":"ready","global_status":"ready"`;
-    this.glue(`${tail}}`);
-    if (this.splicer) return { body: this.splicer.finish(), gzip: true };
-    const lengths = this.parts.map((p) => (typeof p === 'string' ? Buffer.byteLength(p) : p.length));
-    const out = Buffer.allocUnsafe(lengths.reduce((a, b) => a + b, 0));
-    let offset = 0;
-    this.parts.forEach((p, i) => {
-      if (typeof p === 'string') out.write(p, offset, 'utf8');
-      else p.copy(out, offset);
-      offset += lengths[i];
-    });
-    return { body: out, gzip: false };
+    tail += '}';
+    if (this.splicer) {
+      this.splicer.addPlain(tail);
+      const body = this.splicer.finish();
+      return { chunks: [body], length: body.length, gzip: true };
+    }
+    this.chunks.push(Buffer.from(tail));
+    let length = 0;
+    for (const chunk of this.chunks) length += chunk.length;
+    return { chunks: this.chunks, length, gzip: false };
   }
 }
 
@@ -143,8 +175,15 @@ export interface ProjectConfigService {
   versionOne(relay: ConfigRelay, projectIds: readonly number[]): Promise<{ configs: Record<string, ProjectConfig> }>;
 }
 
-export function createProjectConfigService(deps: ProjectConfigDeps): ProjectConfigService {
+/** Config bytes all v3 replies of a process may hold at once before new ones wait (reply-budget.ts). */
+export const REPLY_BUDGET_BYTES = 32 * 1024 * 1024;
+/** The longest a reply waits for the budget before it goes ahead anyway: with the 2 s Redis command timeout it stays under Relay's 5 s. */
+export const REPLY_BUDGET_MAX_WAIT_MS = 2000;
+
+export function createProjectConfigService(deps: ProjectConfigDeps, budget: ReplyBudget = createReplyBudget(REPLY_BUDGET_BYTES, REPLY_BUDGET_MAX_WAIT_MS)): ProjectConfigService {
   const { settings, metrics } = deps;
+  /** Mean stored bytes per config (plain) and per piece (gzip), learnt from replies: the budget's estimate. */
+  const meanStored = { plain: 16 * 1024, deflated: 4 * 1024 };
 
   /** Writes synchronously computed configs to the cache unless the data changed meanwhile. */
   async function refreshCache(computed: ComputedConfig[], startedAt: number): Promise<void> {
@@ -194,25 +233,37 @@ export function createProjectConfigService(deps: ProjectConfigDeps): ProjectConf
         metrics.projectConfigKeys.inc({ result: 'computed' }, configs.length);
         metrics.projectConfigKeys.inc({ result: 'failed' }, failures.length);
       } else {
-        const token = randomUUID();
-        const results = await deps.configCache.lookupOrClaim(keys, revisions, token, { deflated: gzip });
-        const claimed: string[] = [];
-        results.forEach((result, i) => {
-          const key = keys[i];
-          // Internal relays get the stored bytes as they are; only a restricted view needs the parsed config.
-          if (result.status === 'cached-deflated') writer.addPiece(key, result.piece);
-          else if (result.status === 'cached') writer.addConfig(key, restricted ? restrictedJson(JSON.parse(result.json.toString('utf8')) as ProjectConfig, relay) : result.json);
-          else if (result.status === 'unchanged') unchanged.push(key);
-          else {
-            pending.push(key);
-            if (result.status === 'claimed') claimed.push(key);
-          }
-        });
-        if (claimed.length > 0) await scheduleClaimed(claimed, token);
-        metrics.projectConfigKeys.inc({ result: 'cached' }, keys.length - pending.length - unchanged.length);
-        metrics.projectConfigKeys.inc({ result: 'pending' }, pending.length);
-        metrics.projectConfigKeys.inc({ result: 'unchanged' }, unchanged.length);
-        metrics.buildClaimConflicts.inc(pending.length - claimed.length);
+        // A key sent with a revision is mostly answered `unchanged`: it counts a tenth of a config.
+        const expected = revisions.reduce((n, rev) => n + (rev ? 0.1 : 1), 0);
+        const mean = gzip ? 'deflated' : 'plain';
+        const lease = await budget.acquire(Math.ceil(expected * meanStored[mean]));
+        try {
+          const token = randomUUID();
+          const results = await deps.configCache.lookupOrClaim(keys, revisions, token, { deflated: gzip });
+          const claimed: string[] = [];
+          results.forEach((result, i) => {
+            const key = keys[i];
+            // Internal relays get the stored bytes as they are; only a restricted view needs the parsed config.
+            if (result.status === 'cached-deflated') writer.addPiece(key, result.piece);
+            else if (result.status === 'cached') writer.addConfig(key, restricted ? restrictedJson(JSON.parse(result.json.toString('utf8')) as ProjectConfig, relay) : result.json);
+            else if (result.status === 'unchanged') unchanged.push(key);
+            else {
+              pending.push(key);
+              if (result.status === 'claimed') claimed.push(key);
+            }
+          });
+          if (claimed.length > 0) await scheduleClaimed(claimed, token);
+          metrics.projectConfigKeys.inc({ result: 'cached' }, keys.length - pending.length - unchanged.length);
+          metrics.projectConfigKeys.inc({ result: 'pending' }, pending.length);
+          metrics.projectConfigKeys.inc({ result: 'unchanged' }, unchanged.length);
+          metrics.buildClaimConflicts.inc(pending.length - claimed.length);
+          lease.resize(writer.storedBytes);
+          if (writer.storedCount > 0) meanStored[mean] = Math.round(0.9 * meanStored[mean] + (0.1 * writer.storedBytes) / writer.storedCount);
+        } catch (error) {
+          lease.release();
+          throw error;
+        }
+        return { ...writer.finish({ pending, unchanged, global }), release: lease.release };
       }
       return writer.finish({ pending, unchanged, global });
     },

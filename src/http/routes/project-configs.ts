@@ -113,10 +113,18 @@ export function acceptsGzipEncoding(header: string | string[] | undefined): bool
   return false;
 }
 
-/** Writes a ready JSON body straight to the socket (Express's `send` would inspect it again). */
+/**
+ * Writes a ready JSON body straight to the socket (Express's `send` would inspect it again): its
+ * chunks as they are, which Node's HTTP layer gathers (the socket is corked until the next tick)
+ * into one `writev`, so the stored config buffers are never copied into one body first.
+ */
 function sendJson(res: Response, reply: ConfigReply): void {
-  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': reply.body.length, vary: 'Accept-Encoding' };
+  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': reply.length, vary: 'Accept-Encoding' };
   if (reply.gzip) headers['content-encoding'] = 'gzip';
+  // 'close' follows 'finish' (every byte handed to the socket) and an aborted response alike.
+  if (reply.release) res.once('close', reply.release);
   res.writeHead(200, headers);
-  res.end(reply.body);
+  const last = reply.chunks.length - 1;
+  for (let i = 0; i < last; i++) res.write(reply.chunks[i]);
+  res.end(last >= 0 ? reply.chunks[last] : undefined);
 }
