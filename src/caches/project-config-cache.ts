@@ -260,7 +260,17 @@ export interface ProjectConfigCacheOptions {
  * key is compressed with the config (it recurs inside it) instead of travelling as plain glue.
  */
 export function replyEntryPiece(publicKey: string, json: string): Buffer {
-  return encodePiece(deflatePiece(Buffer.from(`"${publicKey}":${json}`)));
+  return storedForms(publicKey, json).piece;
+}
+
+/**
+ * What is stored for one config: its bytes and its reply entry's piece. The config bytes are a
+ * view into the entry's own encoding, so a config is turned into UTF-8 once, not twice.
+ */
+function storedForms(publicKey: string, json: string): { config: Buffer; piece: Buffer } {
+  const head = `"${publicKey}":`;
+  const entry = Buffer.from(head + json);
+  return { config: entry.subarray(Buffer.byteLength(head)), piece: encodePiece(deflatePiece(entry)) };
 }
 
 export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisLayout, options: ProjectConfigCacheOptions): ProjectConfigCache {
@@ -291,9 +301,10 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
 
   async function writeOnCluster(entries: readonly ConfigWriteEntry[], startedAt: number, ttlS: number, claimToken: string | null) {
     const flags = await Promise.all(
-      entries.map((e) =>
-        r.relayWriteKey(4, layout.config(e.publicKey), layout.deflated(e.publicKey), layout.computedAt(e.publicKey), layout.claim(e.publicKey), startedAt, e.rev ?? '', ttlS, claimToken ?? '', e.json, replyEntryPiece(e.publicKey, e.json)),
-      ),
+      entries.map((e) => {
+        const stored = storedForms(e.publicKey, e.json);
+        return r.relayWriteKey(4, layout.config(e.publicKey), layout.deflated(e.publicKey), layout.computedAt(e.publicKey), layout.claim(e.publicKey), startedAt, e.rev ?? '', ttlS, claimToken ?? '', stored.config, stored.piece);
+      }),
     );
     const written = entries.filter((_, i) => flags[i] === 1);
     await Promise.all(written.map((e) => r.relayWriteRev(2, layout.rev(e.publicKey), layout.revComputedAt(e.publicKey), startedAt, e.rev ?? '', ttlS)));
@@ -375,7 +386,8 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
       for (const e of entries) {
         keys.push(layout.config(e.publicKey), layout.rev(e.publicKey), layout.deflated(e.publicKey), layout.stamp.organization(e.organizationId), layout.stamp.project(e.projectId), layout.stamp.key(e.publicKey));
         // Compressed once here, so no reply ever compresses a config.
-        args.push(e.json, e.rev ?? '', replyEntryPiece(e.publicKey, e.json));
+        const stored = storedForms(e.publicKey, e.json);
+        args.push(stored.config, e.rev ?? '', stored.piece);
       }
       if (claimToken) for (const e of entries) keys.push(layout.claim(e.publicKey));
       const flags = await r.relayWriteIfCurrent(keys.length, ...keys, ...args);

@@ -5,6 +5,7 @@ import type { Settings } from '../config/settings';
 import type { Metrics } from '../metrics';
 import { MAX_CONFIG_BYTES } from '../options/bounds';
 import { buildProjectConfig, DISABLED_CONFIG } from '../relay-config/project-config';
+import { stringifyConfig } from '../relay-config/serialize';
 import type { BuildContext, ProjectConfig } from '../relay-config/types';
 import { configInputFor, loadConfigSources, type ConfigKey, type ConfigSources } from './config-loader';
 
@@ -67,7 +68,7 @@ function compute(sources: ConfigSources, publicKey: string, ctx: BuildContext, p
   let json: string;
   try {
     config = buildProjectConfig(projectKeys ? { ...input, projectKeys } : input, ctx);
-    json = JSON.stringify(config);
+    json = stringifyConfig(config);
   } catch (error) {
     return { publicKey, reason: 'build_error', message: error instanceof Error ? error.message : String(error), ...scope };
   }

@@ -1,8 +1,11 @@
+import { raw } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { CONFIG_INPUTS } from '../relay-config/sections';
 import type { KeyRow, OrganizationRow, ProjectConfigInput, ProjectRow } from '../relay-config/types';
 import {
+  Organization,
   OrganizationOption,
+  Project,
   ProjectKey,
   ProjectOption,
   ProjectTemplateOption,
@@ -40,56 +43,104 @@ export const CONFIG_FIELDS = [
   'project.template.id',
 ] as const;
 
+/** The table alias of each path of `CONFIG_FIELDS`, and the entity it reads. */
+const PATHS = [
+  { prefix: 'project.organization.', alias: 'o', entity: 'Organization' },
+  { prefix: 'project.', alias: 'p', entity: 'Project' },
+  { prefix: '', alias: 'k', entity: 'ProjectKey' },
+] as const;
+
+/** `CONFIG_FIELDS` (plus each row's id) as select expressions: `alias.column as "alias__property"`. */
+function selectList(em: EntityManager): string {
+  const fields = ['id', 'project.id', 'project.organization.id', ...CONFIG_FIELDS.filter((f) => f !== 'project.template.id'), 'project.template'];
+  return fields
+    .map((field) => {
+      const path = PATHS.find((candidate) => field.startsWith(candidate.prefix)) as (typeof PATHS)[number];
+      const property = field.slice(path.prefix.length);
+      const column = (em.getMetadata().get(path.entity).properties as Record<string, { fieldNames: string[] }>)[property].fieldNames[0];
+      return `${path.alias}.${em.getPlatform().quoteIdentifier(column)} as ${em.getPlatform().quoteIdentifier(`${path.alias}__${property}`)}`;
+    })
+    .join(', ');
+}
+
+type KeyRowRaw = Record<string, unknown>;
+
 /** Loads keys and their projects, organizations, options and templates for a scope. */
 export async function loadConfigSources(em: EntityManager, scope: LoadScope): Promise<ConfigSources> {
   const where =
     'publicKeys' in scope
-      ? { publicKey: { $in: [...scope.publicKeys] } }
+      ? { 'k.publicKey': { $in: [...scope.publicKeys] } }
       : 'projectIds' in scope
-        ? { project: { $in: [...scope.projectIds] } }
-        : { project: { organization: { $in: [...scope.organizationIds] } } };
-  // Only the columns configs are built from: a job's fork exists just for this load.
-  const found = await em.find(ProjectKey, where, {
-    populate: ['project', 'project.organization', 'project.template'],
-    fields: CONFIG_FIELDS,
-    strategy: 'joined',
-    orderBy: { id: 'asc' },
-  });
+        ? { 'k.project': { $in: [...scope.projectIds] } }
+        : { 'p.organization': { $in: [...scope.organizationIds] } };
+  // One joined statement, read as plain rows: hydrating 500 keys as entities cost ten times the
+  // query. Keys are read-only here and nothing else points at them; organizations and projects,
+  // which many keys share, go through the fork's identity map (`em.merge`), one entity each.
+  const rows = await em
+    .createQueryBuilder(ProjectKey, 'k')
+    .select(raw(selectList(em)))
+    .join('k.project', 'p')
+    .join('p.organization', 'o')
+    .where(where as never)
+    .orderBy({ id: 'asc' })
+    .execute<KeyRowRaw[]>('all', false);
 
-  const projectIds = new Set<number>();
-  const organizationIds = new Set<number>();
+  const organizations = new Map<number, ConfigKey['project']['organization']>();
+  const projects = new Map<number, ConfigKey['project']>();
   const templateIds = new Set<number>();
   const keys = new Map<string, ConfigKey>();
-  for (const key of found as unknown as ConfigKey[]) {
+  for (const row of rows) {
+    const organizationId = row.o__id as number;
+    if (!organizations.has(organizationId)) organizations.set(organizationId, em.merge(Organization, columnsOf(row, 'o') as never) as unknown as ConfigKey['project']['organization']);
+    const projectId = row.p__id as number;
+    let project = projects.get(projectId);
+    if (!project) {
+      const templateId = row.p__template as number | null;
+      if (templateId !== null) templateIds.add(templateId);
+      project = em.merge(Project, { ...columnsOf(row, 'p'), organization: organizationId, template: templateId } as never) as unknown as ConfigKey['project'];
+      projects.set(projectId, project);
+    }
+    const key = { ...columnsOf(row, 'k'), project } as unknown as ConfigKey;
     keys.set(key.publicKey, key);
-    projectIds.add(key.project.id);
-    organizationIds.add(key.project.organization.id);
-    if (key.project.template) templateIds.add(key.project.template.id);
   }
 
   // Options are read-only key/value rows here: plain rows, no entity hydration or change tracking
   // (thousands per batch; hydrating them was most of a build job's time).
-  const organizationOptions = await optionRows(em, OrganizationOption, 'organization', organizationIds);
-  const projectOptions = await optionRows(em, ProjectOption, 'project', projectIds);
+  const organizationOptions = await optionRows(em, OrganizationOption, 'organization', new Set(organizations.keys()));
+  const projectOptions = await optionRows(em, ProjectOption, 'project', new Set(projects.keys()));
   const templateOptions = await optionRows(em, ProjectTemplateOption, 'template', templateIds);
 
   return { keys, organizationOptions, projectOptions, templateOptions };
 }
 
+/** The columns of one alias of a joined row, by property name (`p__slug` → `slug`); the template reference is left out. */
+function columnsOf(row: KeyRowRaw, alias: 'k' | 'p' | 'o'): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const prefix = `${alias}__`;
+  for (const name in row) {
+    if (name.startsWith(prefix) && name !== 'p__template') out[name.slice(prefix.length)] = row[name];
+  }
+  return out;
+}
+
 type OptionEntity = typeof OrganizationOption | typeof ProjectOption | typeof ProjectTemplateOption;
+
+const OPTION_ENTITY_NAMES = { organization: 'OrganizationOption', project: 'ProjectOption', template: 'ProjectTemplateOption' } as const;
 
 /** The options of many owners in one statement, grouped by owner id. */
 async function optionRows(em: EntityManager, entity: OptionEntity, owner: 'organization' | 'project' | 'template', ids: Set<number>): Promise<Map<number, Map<string, unknown>>> {
+  // Unmapped rows (`owner`, `key`, `value` by their own aliases): mapping thousands of rows
+  // through the entity metadata cost more than the query.
+  const ownerColumn = (em.getMetadata().get(OPTION_ENTITY_NAMES[owner]).properties as Record<string, { fieldNames: string[] }>)[owner].fieldNames[0];
   const rows = await em
     .createQueryBuilder(entity as typeof ProjectOption, 'o')
-    .select([`o.${owner}`, 'o.key', 'o.value'] as never)
+    .select(raw(`o.${em.getPlatform().quoteIdentifier(ownerColumn)} as owner, o.key, o.value`))
     .where({ [owner]: { $in: [...ids] } } as never)
-    .execute<{ key: string; value: unknown; [owner: string]: unknown }[]>('all', true);
+    .execute<{ owner: number; key: string; value: unknown }[]>('all', false);
   const grouped = new Map<number, Map<string, unknown>>();
   for (const row of rows) {
-    const id = row[owner] as number;
-    let options = grouped.get(id);
-    if (!options) grouped.set(id, (options = new Map<string, unknown>()));
+    let options = grouped.get(row.owner);
+    if (!options) grouped.set(row.owner, (options = new Map<string, unknown>()));
     options.set(row.key, row.value);
   }
   return grouped;

@@ -51,9 +51,20 @@ export interface SectionInput {
 
 export const defineSection = (section: ConfigSection): ConfigSection => section;
 
+const NOTHING_DECLARED: readonly string[] = [];
+const ALLOWED = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+/** The declared names as a set, made once per declaration (the builder asks for it per section and key). */
+function allowedNames(declared: readonly string[] | undefined): ReadonlySet<string> {
+  const list = declared ?? NOTHING_DECLARED;
+  let allowed = ALLOWED.get(list);
+  if (!allowed) ALLOWED.set(list, (allowed = new Set(list)));
+  return allowed;
+}
+
 /** An option lookup that refuses names the section did not declare: a declaration cannot drift from the code. */
 export function guardedLookup<N extends string>(section: string, declared: readonly N[] | undefined, lookup: OptionLookup<N>): OptionLookup<N> {
-  const allowed = new Set<string>(declared ?? []);
+  const allowed = allowedNames(declared);
   return ((name: N) => {
     if (!allowed.has(name)) throw new Error(`config section "${section}" reads the option "${name}" without declaring it`);
     return lookup(name);
@@ -62,7 +73,7 @@ export function guardedLookup<N extends string>(section: string, declared: reado
 
 /** A feature lookup that refuses flags the section did not declare. */
 export function guardedFeatures(section: string, declared: readonly FeatureName[] | undefined, lookup: FeatureLookup): FeatureLookup {
-  const allowed = new Set<string>(declared ?? []);
+  const allowed = allowedNames(declared);
   return (name) => {
     if (!allowed.has(name)) throw new Error(`config section "${section}" reads the feature flag "${name}" without declaring it`);
     return lookup(name);

@@ -1,5 +1,6 @@
 import type { FilterSettings, RuleCondition } from '../types';
 import { defineSection } from '../section';
+import { shared } from '../serialize';
 
 /**
  * Sentry's HEALTH_CHECK_GLOBS (SNAP-2025): whole path segments, so `/deliveries` or `/readme` are
@@ -105,6 +106,9 @@ export const GENERIC_FILTERS = {
 /** The version of `filterSettings.generic` Relay must support. */
 const GENERIC_FILTERS_VERSION = 1;
 
+/** The same in every config that filters health checks: serialised once. */
+const IGNORE_HEALTH_CHECKS = shared({ patterns: [...HEALTH_CHECK_GLOBS], isEnabled: true as const });
+
 type Switch = 'filters:browser-extensions' | 'filters:localhost' | 'filters:web-crawlers' | 'filters:filtered-transaction' | 'filters:chunk-load-error' | 'filters:react-hydration-errors';
 
 /**
@@ -146,7 +150,7 @@ export const filterSettingsSection = defineSection({
     const legacy = projectOption('filters:legacy-browsers');
     const legacyOptions = legacy === '1' ? ['default'] : Array.isArray(legacy) ? legacy : [];
     if (legacyOptions.length > 0) filters.legacyBrowsers = { isEnabled: true, options: legacyOptions };
-    if (on('filters:filtered-transaction')) filters.ignoreTransactions = { patterns: HEALTH_CHECK_GLOBS, isEnabled: true };
+    if (on('filters:filtered-transaction')) filters.ignoreTransactions = IGNORE_HEALTH_CHECKS;
 
     const generic: { id: string; isEnabled: true; condition: RuleCondition }[] = [];
     if (on('filters:chunk-load-error')) generic.push({ id: 'chunk-load-error', isEnabled: true, condition: GENERIC_FILTERS['chunk-load-error'] });

@@ -1,5 +1,6 @@
 import type { PerformanceScoreProfile, RuleCondition } from '../types';
 import { defineSection } from '../section';
+import { shared } from '../serialize';
 
 /**
  * Sentry's web-vital score profiles (FULL_CONFIG.md §4.3): per browser, the weight and the p10/p50
@@ -73,14 +74,16 @@ const DEFAULT_PROFILES: readonly PerformanceScoreProfile[] = [
   profile('Default INP', INP, { op: 'and', inner: [] }),
 ];
 
+// The same in every config (one of the two): built and serialised once.
+const WEB_ONLY = shared({ profiles: [...BROWSER_PROFILES, ...DEFAULT_PROFILES] });
+const WITH_MOBILE_APP = shared({ profiles: [...BROWSER_PROFILES, MOBILE_APP_PROFILE, ...DEFAULT_PROFILES] });
+
 export const performanceScoreSection = defineSection({
   name: 'performance-score',
   fields: ['performanceScore'],
   reads: { features: ['organizations:performance-calculate-mobile-perf-score-relay'] },
   restricted: false,
   build: ({ feature }) => ({
-    performanceScore: {
-      profiles: [...BROWSER_PROFILES, ...(feature('organizations:performance-calculate-mobile-perf-score-relay') ? [MOBILE_APP_PROFILE] : []), ...DEFAULT_PROFILES],
-    },
+    performanceScore: feature('organizations:performance-calculate-mobile-perf-score-relay') ? WITH_MOBILE_APP : WEB_ONLY,
   }),
 });

@@ -1,6 +1,7 @@
 import { CUSTOM_MEASUREMENT_LIMIT } from '../global-config';
 import type { TaggingRule } from '../types';
 import { defineSection } from '../section';
+import { shared } from '../serialize';
 
 /** Sentry's TRANSACTION_METRICS_EXTRACTION_VERSION (the highest Relays of 2024–2026 accept). */
 const TRANSACTION_METRICS_VERSION = 6;
@@ -20,6 +21,9 @@ function satisfactionRules(field: string, threshold: number): TaggingRule[] {
   ];
 }
 
+/** The same in every config: built and serialised once. */
+const DEFAULT_SATISFACTION_RULES = shared(satisfactionRules('event.duration', DEFAULT_DURATION_THRESHOLD_MS));
+
 /**
  * Transaction metrics behind `organizations:transaction-metrics-extraction`. Relays released
  * before April 2026 need `transactionMetrics` to extract transaction metrics and to apply dynamic
@@ -36,7 +40,7 @@ export const transactionMetricsSection = defineSection({
     if (!feature('organizations:transaction-metrics-extraction')) return {};
     return {
       transactionMetrics: { version: TRANSACTION_METRICS_VERSION, extractCustomTags, customMeasurements: { limit: CUSTOM_MEASUREMENT_LIMIT }, acceptTransactionNames: 'clientBased' },
-      metricConditionalTagging: satisfactionRules('event.duration', DEFAULT_DURATION_THRESHOLD_MS),
+      metricConditionalTagging: DEFAULT_SATISFACTION_RULES,
     };
   },
 });
