@@ -246,6 +246,7 @@ describe('writes that bypass the unit of work', () => {
     'src/services/relays.ts:createQueryBuilder(Relay)': 'registration: writes its relay-key outbox row in the same transaction',
     'src/services/relays.ts:nativeDelete(Relay)': 'prune and removal: write relay-key outbox rows in the same transaction',
     'src/db/config-loader.ts:createQueryBuilder(entity': 'a read (option rows of a batch)',
+    'src/db/config-loader.ts:createQueryBuilder(ProjectKey)': 'a read (the key rows of a batch, as plain rows)',
   };
 
   function sourceFiles(dir: string): string[] {

@@ -50,8 +50,8 @@ function clusterClient(nodes: readonly RedisClusterNode[], perNode: RedisOptions
  * are grouped by the node that serves their slot and each group goes as one pipeline (a pipeline
  * may span the slots of one node), all nodes at once — one round trip per node instead of one
  * command written per key. Keys of a slot the client has no node for yet (no slot map) are read
- * one by one and follow ioredis's own routing. Any failed read rejects the whole call, as a
- * failed MGET would.
+ * one by one and follow ioredis's own routing, and so is a group whose pipeline failed. A key that
+ * cannot be read even so rejects the whole call, as a failed MGET would.
  */
 export async function clusterGetMany(cluster: Cluster, keys: readonly string[], encoding: 'utf8'): Promise<(string | null)[]>;
 export async function clusterGetMany(cluster: Cluster, keys: readonly string[], encoding: 'buffer'): Promise<(Buffer | null)[]>;
@@ -78,12 +78,18 @@ export async function clusterGetMany(cluster: Cluster, keys: readonly string[], 
         if (encoding === 'buffer') pipeline.getBuffer(keys[index]);
         else pipeline.get(keys[index]);
       }
-      const replies = (await pipeline.exec()) ?? [];
-      if (replies.length !== indexes.length) throw new Error('a cluster pipeline answered fewer replies than it was sent');
-      replies.forEach(([error, value], i) => {
-        if (error) throw error;
-        values[indexes[i]] = value as string | Buffer | null;
-      });
+      try {
+        const replies = (await pipeline.exec()) ?? [];
+        if (replies.length !== indexes.length) throw new Error('a cluster pipeline answered fewer replies than it was sent');
+        replies.forEach(([error, value], i) => {
+          if (error) throw error;
+          values[indexes[i]] = value as string | Buffer | null;
+        });
+      } catch {
+        // A pipeline is not re-routed or retried as single commands are (a node that just came
+        // back, a slot that moved): read this group one key at a time, which ioredis routes itself.
+        await Promise.all(indexes.map(async (index) => (values[index] = await get(keys[index]))));
+      }
     }),
     ...loose.map(async (index) => {
       values[index] = await get(keys[index]);
