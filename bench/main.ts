@@ -31,7 +31,7 @@ const cluster = process.argv.includes('--cluster') || only?.has('cluster') === t
 /** `--api-node-options="--max-semi-space-size=16"`: NODE_OPTIONS of the API process only (V8 settings vs throughput). */
 const apiNodeOptions = process.argv.find((a) => a.startsWith('--api-node-options='))?.slice('--api-node-options='.length);
 const SIZES = quick
-  ? { warmSeconds: 3, hotSeconds: 6, hotPool: 500, coldOrgs: 10, coldProjects: 100, invalidationProjects: 300, dedupePollers: 20, dedupeKeys: 300, stormFill: 200 }
+  ? { warmSeconds: 1, hotSeconds: 3, hotPool: 500, coldOrgs: 10, coldProjects: 100, invalidationProjects: 300, dedupePollers: 20, dedupeKeys: 300, stormFill: 200 }
   : { warmSeconds: 5, hotSeconds: 15, hotPool: 1000, coldOrgs: 100, coldProjects: 100, invalidationProjects: 1000, dedupePollers: 50, dedupeKeys: 1000, stormFill: 2500 };
 const CONNECTIONS = 20;
 const KEYS_PER_HOT_REQUEST = 100;
