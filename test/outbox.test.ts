@@ -150,6 +150,29 @@ describe('drainers', () => {
     }
   });
 
+  it('after a commit, wait (briefly) for a row another drainer leased first, so the change is published when the caller answers', async () => {
+    await clearOutbox();
+    await writeRows([{ kind: 'relay-key', relayId: '33333333-3333-4333-8333-333333333333', publicKey: 'key-raced' }]);
+    const [{ id }] = await rows();
+    let releaseOther!: () => void;
+    const otherMayFinish = new Promise<void>((resolve) => (releaseOther = resolve));
+    let otherFinished = false;
+    const other = createOutboxDrainer({ orm: up.orm, publish: async () => { await otherMayFinish; otherFinished = true; }, logger: pino({ level: 'silent' }) });
+    const fast = createOutboxDrainer({ orm: up.orm, publish: () => Promise.reject(new Error('the other drainer holds this row')), logger: pino({ level: 'silent' }) });
+    // The worker's drainer claims the row in the moment after the commit, before the fast path.
+    const otherPass = other.drainOnce();
+    await expect.poll(async () => (await up.orm.em.getConnection().execute('select "lease_token" from "config_outbox" where "id" = ?', [id]))[0]?.lease_token ?? null).not.toBeNull();
+    let fastDone = false;
+    const fastPath = fast.publishNow([id]).then(() => (fastDone = true));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fastDone, 'the fast path answered while the row was still being published').toBe(false);
+    releaseOther();
+    await fastPath;
+    expect(otherFinished).toBe(true);
+    expect(await rows()).toEqual([]);
+    expect((await otherPass).published).toBe(1);
+  });
+
   it('keep a row whose publish failed and retry it with backoff until it succeeds; the backlog is logged and measured', async () => {
     await clearOutbox();
     await writeRows([{ kind: 'invalidation', change: { scope: { scope: 'organization', organizationId: 4242 }, trigger: 'test' } }]);

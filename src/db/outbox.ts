@@ -151,6 +151,9 @@ export interface OutboxDrainerOptions {
   maxBackoffMs: number;
 }
 
+/** How long the fast path waits for rows of its commit that another drainer is publishing. */
+const OTHERS_PUBLISH_WAIT_MS = 1000;
+
 export const DEFAULT_DRAINER_OPTIONS: OutboxDrainerOptions = { leaseMs: 15_000, batchSize: 100, pollMs: 200, maxBackoffMs: 250 };
 
 export interface OutboxDrainer {
@@ -263,6 +266,16 @@ export function createOutboxDrainer(deps: OutboxDrainerDeps, options: OutboxDrai
     return { published, failed, claimed: rows.length };
   }
 
+  /** Waits until these rows are deleted (published), polling, at most `OTHERS_PUBLISH_WAIT_MS`. */
+  async function waitUntilGone(ids: readonly string[]): Promise<void> {
+    const deadline = Date.now() + OTHERS_PUBLISH_WAIT_MS;
+    while (Date.now() < deadline) {
+      const left = await sql(`select 1 from "config_outbox" where "id" in (${placeholders(ids.length)}) limit 1`, [...ids]);
+      if (left.length === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   const backoffMs = () => Math.min(options.maxBackoffMs, 50 * 2 ** Math.min(failures, 10));
 
   async function loop(): Promise<void> {
@@ -294,8 +307,12 @@ export function createOutboxDrainer(deps: OutboxDrainerDeps, options: OutboxDrai
       if (ids.length === 0) return;
       try {
         const { lease, rows } = await claim(ids.length, ids);
-        if (rows.length === 0) return;
-        const { error } = await publishClaimed(lease, rows);
+        const { error } = rows.length > 0 ? await publishClaimed(lease, rows) : { error: null };
+        // Rows another drainer leased in the moment after the commit (or that wait behind an
+        // earlier row of their relay) are published by it within milliseconds: wait for that,
+        // briefly, so the change is in Redis when the caller answers (a relay that registered
+        // must be known to the next request), as it is when this path publishes them itself.
+        if (!error && rows.length < ids.length) await waitUntilGone(ids.filter((id) => !rows.some((row) => row.id === id)));
         if (error) noteFailure(error, 'after-commit');
         else if (backlogSince !== null && backlogSource === 'after-commit') {
           // Only the API's own failures end here; the drainers log when the backlog is gone.
