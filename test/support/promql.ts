@@ -53,48 +53,40 @@ export function parsePromql(expr: string): ParsedPromql {
     if (i >= expr.length) fail('unterminated string');
     i++;
   };
-  /** At `{`: the label names of the matchers, up to the closing `}`. */
-  const labelMatchers = (): string[] => {
+  /**
+   * At the opening `{` or `(`: the label names of a list up to `close`, comma-separated; `afterName`
+   * reads whatever follows a name inside an entry (a matcher's operator and value).
+   */
+  const labels = (close: '}' | ')', where: string, afterName: () => void = () => undefined): string[] => {
     i++;
     const names: string[] = [];
     for (;;) {
       skipSpace();
-      if (expr[i] === '}') {
+      if (expr[i] === close) {
         i++;
         return names;
       }
-      const name = LABEL.exec(expr.slice(i))?.[0] ?? fail('label name expected');
+      const name = LABEL.exec(expr.slice(i))?.[0] ?? fail(`label name expected${where}`);
       names.push(name);
       i += name.length;
       skipSpace();
+      afterName();
+      if (expr[i] === ',') i++;
+      else if (expr[i] !== close) fail(`"," or "${close}" expected`);
+    }
+  };
+  /** At `{`: the label names of the matchers, up to the closing `}`. */
+  const labelMatchers = () =>
+    labels('}', '', () => {
       const op = /^(=~|!~|!=|=)/.exec(expr.slice(i))?.[0] ?? fail('label matcher operator expected');
       i += op.length;
       skipSpace();
       if (!['"', "'", '`'].includes(expr[i])) fail('label value (a string) expected');
       skipString();
       skipSpace();
-      if (expr[i] === ',') i++;
-      else if (expr[i] !== '}') fail('"," or "}" expected');
-    }
-  };
+    });
   /** At `(` after a grouping keyword: the label names up to `)`. */
-  const labelList = (): string[] => {
-    i++;
-    const names: string[] = [];
-    for (;;) {
-      skipSpace();
-      if (expr[i] === ')') {
-        i++;
-        return names;
-      }
-      const name = LABEL.exec(expr.slice(i))?.[0] ?? fail('label name expected in a grouping list');
-      names.push(name);
-      i += name.length;
-      skipSpace();
-      if (expr[i] === ',') i++;
-      else if (expr[i] !== ')') fail('"," or ")" expected');
-    }
-  };
+  const labelList = () => labels(')', ' in a grouping list');
 
   while (i < expr.length) {
     const c = expr[i];
