@@ -110,8 +110,10 @@ class ReplyWriter {
     return true;
   }
 
-  /** Whether an entry was written before this one (so this one needs a comma). */
-  private needsComma(): boolean {
+  /** Counts an entry whose stored buffer has `storedLength` bytes; true when one came before it (a comma goes between). */
+  private startEntry(storedLength: number): boolean {
+    this.storedBytes += storedLength;
+    this.storedCount += 1;
     return this.count++ > 0;
   }
 
@@ -119,9 +121,7 @@ class ReplyWriter {
     const bytes = typeof json === 'string' ? Buffer.from(json) : json;
     const entryHead = `"${key}":`;
     if (!this.fits(key, entryHead.length + bytes.length)) return;
-    const comma = this.needsComma();
-    this.storedBytes += bytes.length;
-    this.storedCount += 1;
+    const comma = this.startEntry(bytes.length);
     if (this.splicer) {
       if (comma) this.splicer.addPlain(',');
       this.splicer.addPiece(deflatePiece(Buffer.concat([Buffer.from(entryHead), bytes])));
@@ -135,9 +135,7 @@ class ReplyWriter {
   addPiece(key: string, piece: DeflatedPiece): void {
     if (!this.splicer) throw new Error('a pre-compressed piece in a plain reply');
     if (!this.fits(key, piece.length)) return;
-    if (this.needsComma()) this.splicer.addPlain(',');
-    this.storedBytes += piece.deflated.length;
-    this.storedCount += 1;
+    if (this.startEntry(piece.deflated.length)) this.splicer.addPlain(',');
     this.splicer.addPiece(piece);
   }
 
