@@ -132,6 +132,17 @@ describe('relays credentials, trust and untrust', () => {
     expect(await cli('relays', 'trust', key, '--name', 'renamed')).toMatchObject({ code: 0, stdout: `Relay key ${key} was already trusted (name updated)\n` });
     await within(5000, async () => expect((await container.trustedKeys.current()).get(key)).toBe('renamed'));
   });
+
+  it('takes a key that begins with "-" (one in 64 do) as the key, not as options', async () => {
+    let key = generateRelayKeyPair().public;
+    while (!key.startsWith('-')) key = generateRelayKeyPair().public;
+    expect(await cli('relays', 'trust', key, '--name', 'dashed')).toMatchObject({ code: 0, stdout: `Trusted relay key ${key}\n` });
+    expect(await container.orm.em.fork().count(TrustedRelayKey, { publicKey: key, name: 'dashed' })).toBe(1);
+    expect(await cli('relays', 'untrust', key)).toMatchObject({ code: 0 });
+    expect(await container.orm.em.fork().count(TrustedRelayKey, { publicKey: key })).toBe(0);
+    // Anything else that begins with "-" is still an option, and an unknown one is refused.
+    expect(await cli('relays', 'untrust', '-x')).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: Unknown option '-x'/) });
+  });
 });
 
 describe('registration and signature refusals are counted with a reason', () => {

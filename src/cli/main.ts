@@ -26,6 +26,27 @@ function findCommand(argv: string[]): { name: string; command: Command } | null 
   return null;
 }
 
+/**
+ * A Relay public key is 43 characters of unpadded base64url, so one in 64 begins with `-`, and
+ * `parseArgs` would read it as a cluster of short options (`-CEm…`) — even as the value of
+ * `--name`. Such arguments are swapped for placeholders before parsing and put back afterwards.
+ */
+const DASHED_RELAY_KEY = /^-[A-Za-z0-9_-]{42}$/;
+
+function parseCommandArgs(args: string[], options: NonNullable<Command['options']>) {
+  const held = new Map<string, string>();
+  const swapped = args.map((arg) => {
+    if (!DASHED_RELAY_KEY.test(arg)) return arg;
+    const placeholder = `\u0000relay-key-${held.size}`;
+    held.set(placeholder, arg);
+    return placeholder;
+  });
+  const restore = (value: unknown) => (typeof value === 'string' ? (held.get(value) ?? value) : value);
+  const parsed = parseArgs({ args: swapped, options, allowPositionals: true, strict: true });
+  const values = Object.fromEntries(Object.entries(parsed.values).map(([k, v]) => [k, Array.isArray(v) ? v.map(restore) : restore(v)]));
+  return { values: values as Record<string, string | boolean | undefined>, positionals: parsed.positionals.map((p) => restore(p) as string) };
+}
+
 export async function main(argv: string[]): Promise<number> {
   const wantsHelp = argv.includes('--help') || argv.includes('-h');
   const found = findCommand(argv);
@@ -41,11 +62,11 @@ export async function main(argv: string[]): Promise<number> {
   let container: Container | undefined;
   let settings: Settings | undefined;
   try {
-    const parsed = parseArgs({ args: argv.slice(name.split(' ').length), options: command.options ?? {}, allowPositionals: true, strict: true });
+    const parsed = parseCommandArgs(argv.slice(name.split(' ').length), command.options ?? {});
     settings = loadSettings();
     const loaded = settings;
     await command.run({
-      values: parsed.values as Record<string, string | boolean | undefined>,
+      values: parsed.values,
       positionals: parsed.positionals,
       settings: loaded,
       container: async () => (container ??= await createContainer(loaded, 'cli')),
