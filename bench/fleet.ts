@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -91,4 +91,37 @@ export async function createDatabase(baseUrl: string, name: string): Promise<{ u
   const url = new URL(baseUrl);
   url.pathname = `/${name}`;
   return { url: url.toString(), drop: () => run(`drop database if exists ${name} with (force)`) };
+}
+
+/**
+ * CPU time of every process on the machine, by pid, with its command name (from /proc): the bench
+ * diffs two snapshots to say where a scenario's CPU went (API, workers, PostgreSQL, Redis, the load
+ * generator itself, anything else).
+ */
+export function cpuSnapshot(): Map<number, { comm: string; ms: number }> {
+  const snapshot = new Map<number, { comm: string; ms: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      snapshot.set(Number(entry), { comm, ms: (Number(fields[11]) + Number(fields[12])) * 10 });
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return snapshot;
+}
+
+/** CPU used between two snapshots, grouped by `group(pid, comm)` (processes that ended are not counted). */
+export function cpuBetween(before: ReturnType<typeof cpuSnapshot>, after: ReturnType<typeof cpuSnapshot>, group: (pid: number, comm: string) => string): Map<string, number> {
+  const totals = new Map<string, number>();
+  for (const [pid, { comm, ms }] of after) {
+    const used = ms - (before.get(pid)?.ms ?? 0);
+    if (used <= 0) continue;
+    const name = group(pid, comm);
+    totals.set(name, (totals.get(name) ?? 0) + used);
+  }
+  return totals;
 }

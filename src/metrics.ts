@@ -50,7 +50,7 @@ export function createMetrics(role: string): Metrics {
   const keysPerJob = [1, 5, 10, 50, 100, 250, 500];
   const metrics: Metrics = {
     registry,
-    projectConfigKeys: new Counter({ name: 'relay_projectconfig_keys_total', help: 'v3 keys answered, by result (cached, pending, unchanged; computed or failed for noCache)', labelNames: ['result'], registers }),
+    projectConfigKeys: new Counter({ name: 'relay_projectconfig_keys_total', help: 'v3 keys answered, by result (cached, pending, unchanged; held_back: cached but listed as pending because the reply budget was spent; computed or failed for noCache)', labelNames: ['result'], registers }),
     buildClaimConflicts: new Counter({ name: 'relay_projectconfig_claim_conflicts_total', help: 'Missing keys another request had already claimed for a build', registers }),
     buildJobsScheduled: new Counter({ name: 'relay_projectconfig_build_jobs_scheduled_total', help: 'Build jobs enqueued', registers }),
     projectConfigBuilds: new Counter({ name: 'relay_projectconfig_builds_total', help: 'Project configs computed (one per key), by trigger', labelNames: ['trigger'], registers }),

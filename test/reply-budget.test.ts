@@ -39,14 +39,32 @@ describe('reply budget', () => {
     expect(budget.held).toBe(60);
   });
 
-  it('never delays a reply longer than the maximum wait: it then goes ahead over the budget', async () => {
+  it('never delays a reply longer than the maximum wait: it then gets a lease of nothing, and the budget stays bounded', async () => {
     const budget = createReplyBudget(100, 30);
-    await budget.acquire(100);
+    const first = await budget.acquire(100);
     const started = Date.now();
     const late = await budget.acquire(50);
     expect(Date.now() - started).toBeGreaterThanOrEqual(25);
-    expect(budget.held).toBe(150);
-    late.release();
+    expect(first.granted).toBe(true);
+    expect(late.granted).toBe(false);
+    late.resize(80); // a lease of nothing holds nothing, whatever it is told
     expect(budget.held).toBe(100);
+    late.release();
+    first.release();
+    expect(budget.held).toBe(0);
+  });
+
+  it('a request that gave up waiting lets the one behind it through once that one fits', async () => {
+    const budget = createReplyBudget(100, 40);
+    const holder = await budget.acquire(70);
+    const big = budget.acquire(60); // waits, then gives up
+    await new Promise((r) => setTimeout(r, 10));
+    const small = budget.acquire(20); // fits by size, but queued behind big
+    expect(await settled(small)).toBe(false);
+    expect((await big).granted).toBe(false);
+    expect(await settled(small)).toBe(true);
+    expect((await small).granted).toBe(true);
+    expect(budget.held).toBe(90);
+    holder.release();
   });
 });

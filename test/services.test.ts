@@ -10,6 +10,7 @@ import { createKey, deleteKey, updateKey } from '../src/services/keys';
 import { organizationBySlug, projectBySlug } from '../src/services/locate';
 import { createOrganization, deleteOrganization, updateOrganizationSettings } from '../src/services/organizations';
 import { createProjectConfigService, replyBody, type ProjectConfigService } from '../src/services/project-configs';
+import { createReplyBudget } from '../src/services/reply-budget';
 import { createProject } from '../src/services/projects';
 import { removeRelay } from '../src/services/relays';
 import { createTeam } from '../src/services/teams';
@@ -175,6 +176,37 @@ describe('configs without HTTP', () => {
     const trusted = { internal: false, publicKey: generateRelayKeyPair().public };
     expect(() => configs.authorize(trusted)).toThrow(AppError);
     await expect(configs.versionOne(trusted, [1])).rejects.toMatchObject({ status: 403, body: 'Relay unauthorized for config information' });
+  });
+
+  it('a reply that waited its longest for the reply budget lists cached keys as pending unread, still claims missing ones, and the next poll gets them', async () => {
+    const cachedKey = (await organizationWithProject('svc-budget-a')).publicKey;
+    const missingKey = (await organizationWithProject('svc-budget-b')).publicKey;
+    const internal = { internal: true, publicKey: generateRelayKeyPair().public };
+    const { settings, metrics, logger, orm, configCache, queues } = container;
+    const budget = createReplyBudget(1, 50);
+    const tight = createProjectConfigService({ settings, metrics, logger, orm, configCache, buildQueue: queues.build }, budget);
+    await tight.versionTwo(internal, [cachedKey]); // computes and caches it
+    const request = { keys: [cachedKey, missingKey], revisions: [null, null], noCache: false, global: false };
+    const heldBack = async () => (await metrics.projectConfigKeys.get()).values.find((v) => v.labels.result === 'held_back')?.value ?? 0;
+    const before = await heldBack();
+
+    // A slow client's reply holds the whole budget and is not written yet.
+    const slow = await budget.acquire(1);
+    const started = Date.now();
+    const deferred = await tight.versionThree(internal, request);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    expect(JSON.parse(replyBody(deferred).toString('utf8'))).toEqual({ configs: {}, pending: [cachedKey, missingKey] });
+    expect(await heldBack()).toBe(before + 1);
+    expect(budget.held).toBe(1); // only the slow reply's bytes
+    // The missing key was claimed and its build scheduled all the same.
+    expect(await container.redis.get(container.layout.claim(missingKey))).not.toBeNull();
+    expect((await queues.build.getJobs(['waiting', 'delayed', 'active'])).some((j) => j.data.publicKeys.includes(missingKey))).toBe(true);
+
+    // Once the slow reply is written, the cached key is answered again.
+    slow.release();
+    const next = JSON.parse(replyBody(await tight.versionThree(internal, request)).toString('utf8')) as { configs: Record<string, unknown>; pending: string[] };
+    expect(Object.keys(next.configs)).toEqual([cachedKey]);
+    expect(next.pending).toEqual([missingKey]);
   });
 });
 

@@ -35,8 +35,12 @@ import { clusterGetMany, isCluster, type RedisClient } from './redis';
 export interface ProjectConfigCache {
   /** The global change counter; read it before loading rows from PostgreSQL. */
   generation(): Promise<number>;
-  /** With `deflated`, cached configs are answered by their pre-compressed pieces (for a gzip reply). */
-  lookupOrClaim(publicKeys: readonly string[], revisions: readonly (string | null)[], token: string, options?: { deflated?: boolean }): Promise<LookupResult[]>;
+  /**
+   * With `deflated`, cached configs are answered by their pre-compressed pieces (for a gzip reply);
+   * with `withoutBytes` (a reply over the reply budget), cached configs are only found, not read
+   * (`held-back`), while missing ones are claimed as always.
+   */
+  lookupOrClaim(publicKeys: readonly string[], revisions: readonly (string | null)[], token: string, options?: { deflated?: boolean; withoutBytes?: boolean }): Promise<LookupResult[]>;
   /** Releases the claims `token` still holds (another holder's claims stay). */
   releaseClaims(publicKeys: readonly string[], token: string): Promise<number>;
   writeIfCurrent(entries: readonly ConfigWriteEntry[], startedAt: number, ttlS: number, claimToken: string | null): Promise<{ written: string[]; refused: string[] }>;
@@ -59,6 +63,8 @@ export type LookupResult =
   /** The stored config's pre-compressed piece (asked for with `deflated`). */
   | { status: 'cached-deflated'; piece: DeflatedPiece }
   | { status: 'unchanged' }
+  /** Cached, but not read (`withoutBytes`): the reply lists it as pending and Relay asks again. */
+  | { status: 'held-back' }
   /** This request took the claim: it must schedule the build. */
   | { status: 'claimed' }
   /** Another request holds the claim: a build is already on its way. */
@@ -76,14 +82,18 @@ export interface ConfigWriteEntry {
   projectId: number | null;
 }
 
-// KEYS: per public key its config and claim key. ARGV: claim token, claim TTL (ms). Replies per
-// key: the config bytes, or 2 = claimed by this call, 0 = claimed by someone else.
+// KEYS: per public key its config and claim key. ARGV: claim token, claim TTL (ms), and `presence`
+// to only find configs, not read them. Replies per key: the config bytes (with `presence`: 1 = it
+// is there), or 2 = claimed by this call, 0 = claimed by someone else.
 const CLAIM_MISSING = `
-local token, ttl = ARGV[1], ARGV[2]
+local token, ttl, presence = ARGV[1], ARGV[2], ARGV[3] == 'presence'
 local out = {}
 for i = 1, #KEYS / 2 do
-  local config = redis.call('GET', KEYS[2 * i - 1])
-  if config then
+  local config
+  if presence then config = redis.call('EXISTS', KEYS[2 * i - 1]) == 1 else config = redis.call('GET', KEYS[2 * i - 1]) end
+  if presence and config then
+    out[i] = 1
+  elseif config then
     out[i] = config
   elseif redis.call('SET', KEYS[2 * i], token, 'NX', 'PX', ttl) then
     out[i] = 2
@@ -299,6 +309,24 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
     return cached;
   };
 
+  /**
+   * The claim script on `indices`' keys, results filled in: the config if it is there now (`read`),
+   * or only that it is there (`presence`); else the claim, taken (`claimed`) or held by another
+   * request (`in-flight`).
+   */
+  async function claimMissing(publicKeys: readonly string[], indices: number[], token: string, results: (LookupResult | undefined)[], mode: 'read' | 'presence'): Promise<void> {
+    if (indices.length === 0) return;
+    const pairs = indices.map((i) => [layout.config(publicKeys[i]), layout.claim(publicKeys[i])]);
+    // On a cluster, one script per key (its config and claim share a slot).
+    const replies = cluster
+      ? await Promise.all(pairs.map(async (pair) => (await r.relayClaimMissingBuffer(2, ...pair, token, claimTtlMs, mode))[0]))
+      : await r.relayClaimMissingBuffer(pairs.length * 2, ...pairs.flat(), token, claimTtlMs, mode);
+    indices.forEach((i, j) => {
+      const reply = replies[j];
+      results[i] = Buffer.isBuffer(reply) ? { status: 'cached', json: reply } : reply === 1 ? { status: 'held-back' } : reply === 2 ? { status: 'claimed' } : { status: 'in-flight' };
+    });
+  }
+
   async function writeOnCluster(entries: readonly ConfigWriteEntry[], startedAt: number, ttlS: number, claimToken: string | null) {
     const flags = await Promise.all(
       entries.map((e) => {
@@ -335,6 +363,10 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
         wanted = wanted.filter((i) => results[i] === undefined);
       }
       if (wanted.length === 0) return results as LookupResult[];
+      if (lookup.withoutBytes) {
+        await claimMissing(publicKeys, wanted, token, results, 'presence');
+        return results as LookupResult[];
+      }
       if (lookup.deflated) {
         const pieces = await mgetBuffer(wanted.map((i) => layout.deflated(publicKeys[i])));
         wanted = wanted.filter((i, j) => {
@@ -358,17 +390,7 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
         results[i] = { status: 'in-flight' };
         return false;
       });
-      if (unclaimed.length > 0) {
-        const pairs = unclaimed.map((i) => [layout.config(publicKeys[i]), layout.claim(publicKeys[i])]);
-        // On a cluster, one script per key (its config and claim share a slot).
-        const replies = cluster
-          ? await Promise.all(pairs.map(async (pair) => (await r.relayClaimMissingBuffer(2, ...pair, token, claimTtlMs))[0]))
-          : await r.relayClaimMissingBuffer(pairs.length * 2, ...pairs.flat(), token, claimTtlMs);
-        unclaimed.forEach((i, j) => {
-          const reply = replies[j];
-          results[i] = Buffer.isBuffer(reply) ? { status: 'cached', json: reply } : reply === 2 ? { status: 'claimed' } : { status: 'in-flight' };
-        });
-      }
+      await claimMissing(publicKeys, unclaimed, token, results, 'read');
       return results as LookupResult[];
     },
 

@@ -237,24 +237,30 @@ export function createProjectConfigService(deps: ProjectConfigDeps, budget: Repl
         const lease = await budget.acquire(Math.ceil(expected * meanStored[mean]));
         try {
           const token = randomUUID();
-          const results = await deps.configCache.lookupOrClaim(keys, revisions, token, { deflated: gzip });
+          // Over the budget (it waited its longest): cached keys are answered as pending, unread.
+          const results = await deps.configCache.lookupOrClaim(keys, revisions, token, { deflated: gzip, withoutBytes: !lease.granted });
           const claimed: string[] = [];
+          let heldBack = 0;
           results.forEach((result, i) => {
             const key = keys[i];
             // Internal relays get the stored bytes as they are; only a restricted view needs the parsed config.
             if (result.status === 'cached-deflated') writer.addPiece(key, result.piece);
             else if (result.status === 'cached') writer.addConfig(key, restricted ? restrictedJson(JSON.parse(result.json.toString('utf8')) as ProjectConfig, relay) : result.json);
             else if (result.status === 'unchanged') unchanged.push(key);
-            else {
+            else if (result.status === 'held-back') {
+              pending.push(key);
+              heldBack += 1;
+            } else {
               pending.push(key);
               if (result.status === 'claimed') claimed.push(key);
             }
           });
           if (claimed.length > 0) await scheduleClaimed(claimed, token);
           metrics.projectConfigKeys.inc({ result: 'cached' }, keys.length - pending.length - unchanged.length);
-          metrics.projectConfigKeys.inc({ result: 'pending' }, pending.length);
+          metrics.projectConfigKeys.inc({ result: 'pending' }, pending.length - heldBack);
+          metrics.projectConfigKeys.inc({ result: 'held_back' }, heldBack);
           metrics.projectConfigKeys.inc({ result: 'unchanged' }, unchanged.length);
-          metrics.buildClaimConflicts.inc(pending.length - claimed.length);
+          metrics.buildClaimConflicts.inc(pending.length - heldBack - claimed.length);
           lease.resize(writer.storedBytes);
           if (writer.storedCount > 0) meanStored[mean] = Math.round(0.9 * meanStored[mean] + (0.1 * writer.storedBytes) / writer.storedCount);
         } catch (error) {
