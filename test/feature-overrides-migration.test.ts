@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { initOrm, type Orm } from '../src/db/orm';
+import { initOrm, migratorOf, type Orm } from '../src/db/orm';
 import { freshDatabaseUrl } from './support/harness';
 
 /** Migration20261201200000FeatureOverrides: stored `sentry:features` lists become overrides. */
@@ -12,7 +12,7 @@ describe('the feature overrides migration', () => {
   afterAll(() => orm.close(true));
 
   it('turns known flags into true overrides, keeps existing overrides, drops and reports unknown names, removes the old rows', async () => {
-    const migrator = orm.getMigrator();
+    const migrator = await migratorOf(orm);
     await migrator.down({ to: 'Migration20261201000000SystemOption' });
     const sql = orm.em.getConnection();
     const [{ id: orgId }] = await sql.execute<{ id: number }[]>(`insert into "organization" (name, slug, status, date_created, updated_at, require_email_verification, avatar_type) values ('A', 'a', 'active', now(), now(), false, 'letter_avatar') returning id`);

@@ -1,12 +1,12 @@
-import { MikroORM, type Options, type LogContext, type LoggerNamespace, type Logger as OrmLogger, type LoggerOptions } from '@mikro-orm/core';
-import { Migrator } from '@mikro-orm/migrations';
+import { MikroORM, TableNotFoundException, type Options, type LogContext, type LoggerNamespace, type Logger as OrmLogger, type LoggerOptions } from '@mikro-orm/core';
+import type { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { Settings } from '../config/settings';
 import { clip } from '../logger';
 import { allEntities } from './entities';
-import { migrationsList } from './migrations';
 import { recordQuery } from './query-counter';
+import { MIGRATION_NAMES } from './migrations/names';
 
 export type Orm = MikroORM<PostgreSqlDriver>;
 export type { EntityManager } from '@mikro-orm/postgresql';
@@ -42,13 +42,14 @@ class PinoOrmLogger implements OrmLogger {
   }
 }
 
+const MIGRATIONS_TABLE = 'mikro_orm_migrations';
+
 /** The ORM configuration shared by every role. */
 export function ormConfig(settings: Pick<Settings, 'databaseUrl'>, logger: Logger, options: OrmOptions = {}): Options<PostgreSqlDriver> {
   return {
     driver: PostgreSqlDriver,
     clientUrl: settings.databaseUrl,
     entities: allEntities,
-    extensions: [Migrator],
     discovery: { warnWhenNoEntities: false },
     // Entities are read by workers and written by the API; no implicit transactions on reads.
     implicitTransactions: true,
@@ -68,11 +69,11 @@ export function ormConfig(settings: Pick<Settings, 'databaseUrl'>, logger: Logge
       recordQuery();
       return sql;
     },
+    // The migration list and the Migrator (with umzug and its tooling) load on first use: see migratorOf.
     migrations: {
-      migrationsList,
       transactional: true,
       allOrNothing: true,
-      tableName: 'mikro_orm_migrations',
+      tableName: MIGRATIONS_TABLE,
       snapshot: false,
     },
   };
@@ -81,6 +82,34 @@ export function ormConfig(settings: Pick<Settings, 'databaseUrl'>, logger: Logge
 /** Initialises the ORM without connecting: the pool connects on first use and recovers by itself. */
 export async function initOrm(settings: Pick<Settings, 'databaseUrl'>, logger: Logger, options: OrmOptions = {}): Promise<Orm> {
   return MikroORM.init<PostgreSqlDriver>({ ...ormConfig(settings, logger, options), connect: false });
+}
+
+/**
+ * The ORM's Migrator, registered on first use: only `npm start`'s migration step, `data migrate`
+ * and tests need it, so the API and workers of a running installation never load umzug and its
+ * command-line tooling (~250 modules).
+ */
+export async function migratorOf(orm: Orm): Promise<Migrator> {
+  const registered = orm.config.getExtension<Migrator>('@mikro-orm/migrator');
+  if (registered) return registered;
+  const [{ Migrator: MigratorClass }, { migrationsList }] = await Promise.all([import('@mikro-orm/migrations'), import('./migrations/index.js')]);
+  orm.config.set('migrations', { ...orm.config.get('migrations'), migrationsList });
+  MigratorClass.register(orm);
+  return orm.config.getExtension<Migrator>('@mikro-orm/migrator')!;
+}
+
+/** Whether every migration this build knows is recorded as applied (one query; no Migrator loaded). */
+async function upToDate(orm: Orm): Promise<boolean> {
+  let rows: { name: string }[];
+  try {
+    rows = await orm.em.getConnection().execute<{ name: string }[]>(`select name from "${MIGRATIONS_TABLE}"`);
+  } catch (error) {
+    // A fresh database (PostgreSQL's undefined_table; the raw connection does not convert errors).
+    if (error instanceof TableNotFoundException || (error as { code?: string }).code === '42P01') return false;
+    throw error;
+  }
+  const applied = new Set(rows.map((row) => row.name));
+  return MIGRATION_NAMES.every((name) => applied.has(name));
 }
 
 interface LockConnection {
@@ -95,13 +124,14 @@ const MIGRATION_LOCK_ID = '8245931030573033319';
  * migrate one after another (the later ones find nothing left to do). Returns the names applied.
  */
 export async function applyMigrations(orm: Orm): Promise<string[]> {
+  if (await upToDate(orm)) return [];
   // One pooled connection for the session-level lock (knex's client API is untyped).
   const client = orm.em.getConnection().getKnex().client as { acquireConnection(): Promise<LockConnection>; releaseConnection(c: LockConnection): Promise<void> };
   const lockConnection = await client.acquireConnection();
   try {
     await lockConnection.query(`select pg_advisory_lock(${MIGRATION_LOCK_ID})`);
     try {
-      const applied = await orm.getMigrator().up();
+      const applied = await (await migratorOf(orm)).up();
       return applied.map((m) => m.name);
     } finally {
       await lockConnection.query(`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`);
