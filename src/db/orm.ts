@@ -1,4 +1,4 @@
-import { MikroORM, TableNotFoundException, type Options, type LogContext, type LoggerNamespace, type Logger as OrmLogger, type LoggerOptions } from '@mikro-orm/core';
+import { MikroORM, type Options, type LogContext, type LoggerNamespace, type Logger as OrmLogger, type LoggerOptions } from '@mikro-orm/core';
 import type { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
@@ -98,16 +98,13 @@ export async function migratorOf(orm: Orm): Promise<Migrator> {
   return orm.config.getExtension<Migrator>('@mikro-orm/migrator')!;
 }
 
-/** Whether every migration this build knows is recorded as applied (one query; no Migrator loaded). */
+/** Whether every migration this build knows is recorded as applied (no Migrator loaded). */
 async function upToDate(orm: Orm): Promise<boolean> {
-  let rows: { name: string }[];
-  try {
-    rows = await orm.em.getConnection().execute<{ name: string }[]>(`select name from "${MIGRATIONS_TABLE}"`);
-  } catch (error) {
-    // A fresh database (PostgreSQL's undefined_table; the raw connection does not convert errors).
-    if (error instanceof TableNotFoundException || (error as { code?: string }).code === '42P01') return false;
-    throw error;
-  }
+  const connection = orm.em.getConnection();
+  // A fresh database has no table yet: asked first, so no failing statement is logged.
+  const [{ present }] = await connection.execute<{ present: boolean }[]>(`select to_regclass('"${MIGRATIONS_TABLE}"') is not null as present`);
+  if (!present) return false;
+  const rows = await connection.execute<{ name: string }[]>(`select name from "${MIGRATIONS_TABLE}"`);
   const applied = new Set(rows.map((row) => row.name));
   return MIGRATION_NAMES.every((name) => applied.has(name));
 }
