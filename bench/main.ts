@@ -127,9 +127,11 @@ async function hotPath(b: Bench, env: NodeJS.ProcessEnv, redisUrl: string, prefi
     const gzipRatio = gzip.perSecond / floorResult.perSecond;
     const gzipBytes = gzip.bytesPerReply / Math.max(1, service.bytesPerReply);
     const memory = await configMemory(b, hot.publicKeys.slice(0, 20));
+    // Keys the reply budget answered as pending (a reply that waited 2 s for it): 0 unless the API fell behind.
+    const heldBack = await metric(b.api.url, 'relay_projectconfig_keys_total', { result: 'held_back' });
     const reply = `${KEYS_PER_HOT_REQUEST} keys, ${Math.round(service.bytesPerReply / 1024)} KiB per reply`;
     b.figures.push(
-      { name: `hot path (${variant}): service throughput`, value: service.perSecond, unit: 'req/s', detail: `${reply}; p50 ${service.p50Ms.toFixed(1)} ms, p99 ${service.p99Ms.toFixed(1)} ms, ${service.errors} errors` },
+      { name: `hot path (${variant}): service throughput`, value: service.perSecond, unit: 'req/s', detail: `${reply}; p50 ${service.p50Ms.toFixed(1)} ms, p99 ${service.p99Ms.toFixed(1)} ms, ${service.errors} errors; ${heldBack} keys held back by the reply budget so far` },
       { name: `hot path (${variant}): floor throughput`, value: floorResult.perSecond, unit: 'req/s', detail: `p50 ${floorResult.p50Ms.toFixed(1)} ms, p99 ${floorResult.p99Ms.toFixed(1)} ms, ${floorResult.errors} errors` },
       { name: `hot path (${variant}): floor in Express, throughput`, value: expressResult.perSecond, unit: 'req/s', detail: `${(expressResult.perSecond / floorResult.perSecond).toFixed(2)} × floor: Express's own share of the gap` },
       { name: `hot path (${variant}): CPU per request, service`, value: service.cpuMsPerRequest, unit: 'ms', detail: `gzip ${gzip.cpuMsPerRequest.toFixed(3)} ms, floor ${floorResult.cpuMsPerRequest.toFixed(3)} ms, floor in Express ${expressResult.cpuMsPerRequest.toFixed(3)} ms (server process only)` },
