@@ -68,6 +68,15 @@ function projectConfigCacheContract(name: string, make: (claimTtlS: number) => {
       expect(await cache.lookupOrClaim([key(1)], ['r1'], 't')).toEqual([{ status: 'cached', json: Buffer.from(DISABLED_JSON) }]);
     });
 
+    it('without bytes, finds cached keys without reading them (held-back) and claims missing ones as always; unchanged still wins', async () => {
+      const { cache } = make(10);
+      await cache.writeIfCurrent([entry(key(1), 1, 10, 'x')], await cache.generation(), 60, null);
+      await cache.lookupOrClaim([key(2)], [null], 'other');
+      const results = await cache.lookupOrClaim([key(1), key(2), key(3), key(1)], [null, null, null, 'x'], 'mine', { withoutBytes: true, deflated: true });
+      expect(results).toEqual([{ status: 'held-back' }, { status: 'in-flight' }, { status: 'claimed' }, { status: 'unchanged' }]);
+      expect(await cache.releaseClaims([key(3)], 'mine')).toBe(1);
+    });
+
     it('releases only the claims its token holds', async () => {
       const { cache } = make(10);
       await cache.lookupOrClaim([key(1)], [null], 'mine');

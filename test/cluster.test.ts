@@ -71,6 +71,10 @@ describe('the caches on a Redis Cluster', () => {
     expect((await cache.writeIfCurrent(keys.map((k) => entry(k, `r${k}`)), g, 60, 'job')).written).toHaveLength(30);
     expect(await reads(keys[0])).toEqual([entry(keys[0], `r${keys[0]}`).json, `r${keys[0]}`]);
     expect(await cache.lookupOrClaim([keys[1]], [`r${keys[1]}`], 't')).toEqual([{ status: 'unchanged' }]);
+    // Without bytes (a reply over the reply budget): cached keys found, not read; a missing one claimed.
+    const heldBack = await cache.lookupOrClaim([...keys.slice(0, 10), key(99)], [...keys.slice(0, 10).map(() => null), null], 'budget', { withoutBytes: true });
+    expect(heldBack).toEqual([...keys.slice(0, 10).map(() => ({ status: 'held-back' })), { status: 'claimed' }]);
+    await cache.releaseClaims([key(99)], 'budget');
     // Older than what is stored: refused; as new: written.
     expect(await cache.writeIfCurrent([entry(keys[2], 'old')], g - 1, 60, null)).toEqual({ written: [], refused: [keys[2]] });
     await redis.incr(layout.generation);

@@ -138,6 +138,9 @@ describe('relays credentials, trust and untrust', () => {
     while (!key.startsWith('-')) key = generateRelayKeyPair().public;
     expect(await cli('relays', 'trust', key, '--name', 'dashed')).toMatchObject({ code: 0, stdout: `Trusted relay key ${key}\n` });
     expect(await container.orm.em.fork().count(TrustedRelayKey, { publicKey: key, name: 'dashed' })).toBe(1);
+    // As an option's value too: the name given here is itself such a key.
+    expect(await cli('relays', 'trust', key, '--name', key)).toMatchObject({ code: 0 });
+    expect(await container.orm.em.fork().count(TrustedRelayKey, { publicKey: key, name: key })).toBe(1);
     expect(await cli('relays', 'untrust', key)).toMatchObject({ code: 0 });
     expect(await container.orm.em.fork().count(TrustedRelayKey, { publicKey: key })).toBe(0);
     // Anything else that begins with "-" is still an option, and an unknown one is refused.

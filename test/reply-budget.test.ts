@@ -1,4 +1,9 @@
+import type { Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import express from 'express';
 import { describe, expect, it } from 'vitest';
+import { sendJson } from '../src/http/routes/project-configs';
+import type { ConfigReply } from '../src/services/project-configs';
 import { createReplyBudget } from '../src/services/reply-budget';
 
 const settled = async (promise: Promise<unknown>) => {
@@ -66,5 +71,46 @@ describe('reply budget', () => {
     expect((await small).granted).toBe(true);
     expect(budget.held).toBe(90);
     holder.release();
+  });
+});
+
+describe('a reply whose client stopped reading', () => {
+  it('is cut after the write timeout, which gives its bytes back to the budget; a client that reads gets every byte', async () => {
+    const megabyte = Buffer.alloc(1024 * 1024, 0x20);
+    // 64 MiB: far more than loopback's socket buffers hold, so an unread reply cannot finish.
+    const reply = (released: () => void): ConfigReply => ({ chunks: Array.from({ length: 64 }, () => megabyte), length: 64 * megabyte.length, gzip: false, release: released });
+    let releases = 0;
+    const app = express();
+    app.get('/', (req, res) => sendJson(res, reply(() => (releases += 1)), Number(req.query.timeout)));
+    const server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    const { port } = server.address() as AddressInfo;
+    try {
+      // A client that sends its request and never reads.
+      const stuck = connect(port, '127.0.0.1');
+      stuck.pause();
+      stuck.write('GET /?timeout=300 HTTP/1.1\r\nHost: x\r\n\r\n');
+      const closed = new Promise<number>((resolve) => {
+        const started = Date.now();
+        stuck.once('close', () => resolve(Date.now() - started));
+      });
+      stuck.on('error', () => undefined);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(releases).toBe(0); // still being written
+      await new Promise((r) => setTimeout(r, 400));
+      expect(releases).toBe(1);
+      stuck.resume(); // the socket was destroyed by the server: the client sees it end
+      expect(await closed).toBeLessThan(5000);
+
+      // A client that reads gets the whole reply (well within the timeout), and it is released once.
+      const body = await fetch(`http://127.0.0.1:${port}/?timeout=20000`).then((r) => r.arrayBuffer());
+      expect(body.byteLength).toBe(64 * megabyte.length);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(releases).toBe(2);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -101,10 +101,12 @@ export async function migratorOf(orm: Orm): Promise<Migrator> {
 /** Whether every migration this build knows is recorded as applied (no Migrator loaded). */
 async function upToDate(orm: Orm): Promise<boolean> {
   const connection = orm.em.getConnection();
-  // A fresh database has no table yet: asked first, so no failing statement is logged.
-  const [{ present }] = await connection.execute<{ present: boolean }[]>(`select to_regclass('"${MIGRATIONS_TABLE}"') is not null as present`);
+  // In the schema the Migrator keeps it in (the config names none: public). A fresh database has
+  // no table yet: asked first, so no failing statement is logged.
+  const table = `"public"."${MIGRATIONS_TABLE}"`;
+  const [{ present }] = await connection.execute<{ present: boolean }[]>(`select to_regclass('${table}') is not null as present`);
   if (!present) return false;
-  const rows = await connection.execute<{ name: string }[]>(`select name from "${MIGRATIONS_TABLE}"`);
+  const rows = await connection.execute<{ name: string }[]>(`select name from ${table}`);
   const applied = new Set(rows.map((row) => row.name));
   return MIGRATION_NAMES.every((name) => applied.has(name));
 }

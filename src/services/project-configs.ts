@@ -175,7 +175,7 @@ export interface ProjectConfigService {
 
 /** Config bytes all v3 replies of a process may hold at once before new ones wait (reply-budget.ts). */
 export const REPLY_BUDGET_BYTES = 32 * 1024 * 1024;
-/** The longest a reply waits for the budget before it goes ahead anyway: with the 2 s Redis command timeout it stays under Relay's 5 s. */
+/** The longest a reply waits for the budget; then its cached keys are listed as pending, unread (with the 2 s Redis command timeout it stays under Relay's 5 s). */
 export const REPLY_BUDGET_MAX_WAIT_MS = 2000;
 
 export function createProjectConfigService(deps: ProjectConfigDeps, budget: ReplyBudget = createReplyBudget(REPLY_BUDGET_BYTES, REPLY_BUDGET_MAX_WAIT_MS)): ProjectConfigService {

@@ -114,15 +114,30 @@ export function acceptsGzipEncoding(header: string | string[] | undefined): bool
 }
 
 /**
+ * How long a v3 reply holding reply-budget bytes may take to be written before its connection is
+ * closed: a client that stopped reading (a vanished host keeps a socket open for many minutes)
+ * would otherwise pin its bytes and the budget, and every later reply would be held back. Relay
+ * gave up on the request long before (its upstream timeout is seconds).
+ */
+export const REPLY_WRITE_TIMEOUT_MS = 30_000;
+
+/**
  * Writes a ready JSON body straight to the socket (Express's `send` would inspect it again): its
  * chunks as they are, which Node's HTTP layer gathers (the socket is corked until the next tick)
  * into one `writev`, so the stored config buffers are never copied into one body first.
  */
-function sendJson(res: Response, reply: ConfigReply): void {
+export function sendJson(res: Response, reply: ConfigReply, writeTimeoutMs = REPLY_WRITE_TIMEOUT_MS): void {
   const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': reply.length, vary: 'Accept-Encoding' };
   if (reply.gzip) headers['content-encoding'] = 'gzip';
-  // 'close' follows 'finish' (every byte handed to the socket) and an aborted response alike.
-  if (reply.release) res.once('close', reply.release);
+  const { release } = reply;
+  if (release) {
+    const stalled = setTimeout(() => res.destroy(), writeTimeoutMs);
+    // 'close' follows 'finish' (every byte handed to the socket) and an aborted or destroyed response alike.
+    res.once('close', () => {
+      clearTimeout(stalled);
+      release();
+    });
+  }
   res.writeHead(200, headers);
   const last = reply.chunks.length - 1;
   for (let i = 0; i < last; i++) res.write(reply.chunks[i]);
