@@ -89,12 +89,10 @@ const CLAIM_MISSING = `
 local token, ttl, presence = ARGV[1], ARGV[2], ARGV[3] == 'presence'
 local out = {}
 for i = 1, #KEYS / 2 do
-  local config
-  if presence then config = redis.call('EXISTS', KEYS[2 * i - 1]) == 1 else config = redis.call('GET', KEYS[2 * i - 1]) end
-  if presence and config then
-    out[i] = 1
-  elseif config then
-    out[i] = config
+  local found
+  if presence then found = redis.call('EXISTS', KEYS[2 * i - 1]) == 1 and 1 else found = redis.call('GET', KEYS[2 * i - 1]) end
+  if found then
+    out[i] = found
   elseif redis.call('SET', KEYS[2 * i], token, 'NX', 'PX', ttl) then
     out[i] = 2
   else

@@ -87,7 +87,7 @@ export async function initOrm(settings: Pick<Settings, 'databaseUrl'>, logger: L
 /**
  * The ORM's Migrator, registered on first use: only `npm start`'s migration step, `data migrate`
  * and tests need it, so the API and workers of a running installation never load umzug and its
- * command-line tooling (~250 modules).
+ * command-line tooling (~220 modules).
  */
 export async function migratorOf(orm: Orm): Promise<Migrator> {
   const registered = orm.config.getExtension<Migrator>('@mikro-orm/migrator');
