@@ -97,6 +97,10 @@ async function hotPath(b: Bench, env: NodeJS.ProcessEnv, redisUrl: string, prefi
     // The same requests as Relay sends them (`Accept-Encoding: gzip`): answered from stored pieces.
     const gzipBodies = bodies.map((body) => ({ ...body, headers: { ...body.headers, 'accept-encoding': 'gzip' } }));
     await hammer(b.api.url, gzipBodies, CONNECTIONS, SIZES.warmSeconds * 1000);
+    // The API's major GCs over the measured rounds (prom-client's default GC histogram): V8's heap
+    // sizing puts some runs in a mode that collects old space almost continuously (README, "Noise").
+    const apiGc = async () => ({ count: await metric(b.api.url, 'nodejs_gc_duration_seconds_count', { kind: 'major' }), seconds: await metric(b.api.url, 'nodejs_gc_duration_seconds_sum', { kind: 'major' }) });
+    const gc0 = await apiGc();
     // Alternating rounds, so drift on a shared machine affects every server alike.
     type Run = { proc: Proc; bodies: typeof bodies; requests: number; seconds: number; errors: number; cpuMs: number; bytes: number; p50: number[]; p99: number[] };
     const run = (proc: Proc, runBodies: typeof bodies): Run => ({ proc, bodies: runBodies, requests: 0, seconds: 0, errors: 0, cpuMs: 0, bytes: 0, p50: [], p99: [] });
@@ -119,6 +123,7 @@ async function hotPath(b: Bench, env: NodeJS.ProcessEnv, redisUrl: string, prefi
       const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
       return { perSecond: t.requests / t.seconds, errors: t.errors, p50Ms: median(t.p50), p99Ms: median(t.p99), bytesPerReply: t.bytes / Math.max(1, t.requests), cpuMsPerRequest: t.cpuMs / Math.max(1, t.requests) };
     };
+    const gc1 = await apiGc();
     const service = summary(runs.service);
     const gzip = summary(runs.gzip);
     const floorResult = summary(runs.floor);
@@ -134,7 +139,7 @@ async function hotPath(b: Bench, env: NodeJS.ProcessEnv, redisUrl: string, prefi
       { name: `hot path (${variant}): service throughput`, value: service.perSecond, unit: 'req/s', detail: `${reply}; p50 ${service.p50Ms.toFixed(1)} ms, p99 ${service.p99Ms.toFixed(1)} ms, ${service.errors} errors; ${heldBack} keys held back by the reply budget so far` },
       { name: `hot path (${variant}): floor throughput`, value: floorResult.perSecond, unit: 'req/s', detail: `p50 ${floorResult.p50Ms.toFixed(1)} ms, p99 ${floorResult.p99Ms.toFixed(1)} ms, ${floorResult.errors} errors` },
       { name: `hot path (${variant}): floor in Express, throughput`, value: expressResult.perSecond, unit: 'req/s', detail: `${(expressResult.perSecond / floorResult.perSecond).toFixed(2)} × floor: Express's own share of the gap` },
-      { name: `hot path (${variant}): CPU per request, service`, value: service.cpuMsPerRequest, unit: 'ms', detail: `gzip ${gzip.cpuMsPerRequest.toFixed(3)} ms, floor ${floorResult.cpuMsPerRequest.toFixed(3)} ms, floor in Express ${expressResult.cpuMsPerRequest.toFixed(3)} ms (server process only)` },
+      { name: `hot path (${variant}): CPU per request, service`, value: service.cpuMsPerRequest, unit: 'ms', detail: `gzip ${gzip.cpuMsPerRequest.toFixed(3)} ms, floor ${floorResult.cpuMsPerRequest.toFixed(3)} ms, floor in Express ${expressResult.cpuMsPerRequest.toFixed(3)} ms (server process only); the API's major GCs in these rounds: ${gc1.count - gc0.count} taking ${(gc1.seconds - gc0.seconds).toFixed(2)} s` },
       variant === 'plain'
         ? { name: 'hot path (plain): service / floor', value: ratio, unit: '×', goal: '≥ 0.9', ok: ratio >= 0.9 }
         : { name: 'hot path (realistic): service / floor', value: ratio, unit: '×', detail: 'transfer-bound: see README' },
