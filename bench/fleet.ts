@@ -59,13 +59,7 @@ export async function startProcess(name: string, script: string, env: NodeJS.Pro
       }
     },
     cpuMs() {
-      try {
-        // Fields 14 and 15 of /proc/<pid>/stat: utime and stime in clock ticks (100 per second).
-        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-        return (Number(fields[11]) + Number(fields[12])) * 10;
-      } catch {
-        return 0;
-      }
+      return (child.pid === undefined ? null : processStat(child.pid))?.ms ?? 0;
     },
     async stop() {
       child.kill('SIGTERM');
@@ -94,22 +88,31 @@ export async function createDatabase(baseUrl: string, name: string): Promise<{ u
 }
 
 /**
- * CPU time of every process on the machine, by pid, with its command name (from /proc): the bench
- * diffs two snapshots to say where a scenario's CPU went (API, workers, PostgreSQL, Redis, the load
+ * A process's command name and CPU time so far (user + system, in ms) from /proc/<pid>/stat: the
+ * name is between the first `(` and the last `)`; after it, fields 14 and 15 are utime and stime
+ * in clock ticks (100 per second). Null when the process is gone.
+ */
+function processStat(pid: number): { comm: string; ms: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ms: (Number(fields[11]) + Number(fields[12])) * 10 };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU time of every process on the machine, by pid, with its command name: the bench diffs two
+ * snapshots to say where a scenario's CPU went (API, workers, PostgreSQL, Redis, the load
  * generator itself, anything else).
  */
 export function cpuSnapshot(): Map<number, { comm: string; ms: number }> {
   const snapshot = new Map<number, { comm: string; ms: number }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      snapshot.set(Number(entry), { comm, ms: (Number(fields[11]) + Number(fields[12])) * 10 });
-    } catch {
-      // The process ended between the listing and the read.
-    }
+    const stat = processStat(Number(entry)); // null: it ended between the listing and the read
+    if (stat) snapshot.set(Number(entry), stat);
   }
   return snapshot;
 }
