@@ -144,6 +144,27 @@ function projectConfigCacheContract(name: string, make: (claimTtlS: number) => {
       expect(gunzipSync(again.finish()).toString()).toBe(`"${key(1)}":${DISABLED_JSON}`);
     });
 
+    it("stores a config's shared texts as segments of its piece (byte offsets past non-ASCII text too), and deletes the older versions' piece", async () => {
+      const { cache, layout } = make(10);
+      const shared = JSON.stringify({ profiles: Array.from({ length: 30 }, (_, i) => ({ name: `p${i}`, weight: i })) });
+      const json = `{"slug":"ünïcode-€","performanceScore":${shared},"rest":1}`;
+      const start = json.indexOf('{"profiles"');
+      await redis.set(layout.legacyDeflated(key(3)), 'older format', 'EX', 60);
+      await cache.writeIfCurrent([{ ...entry(key(3)), json, shared: [{ start, text: shared }] }], await cache.generation(), 60, null);
+      expect(await redis.exists(layout.legacyDeflated(key(3)))).toBe(0);
+      const [found] = await cache.lookupOrClaim([key(3)], [null], 't', { deflated: true });
+      if (found?.status !== 'cached-deflated') throw new Error(`expected a piece, got ${found?.status}`);
+      expect(found.piece.segments?.map((segment) => segment.shared !== null)).toEqual([false, true, false]);
+      const gzip = new GzipSplicer();
+      gzip.addPiece(found.piece);
+      gzip.addPlain(',');
+      gzip.addPiece(found.piece); // the second copy refers back to the first
+      expect(gunzipSync(gzip.finish()).toString()).toBe(`"${key(3)}":${json},"${key(3)}":${json}`);
+      await redis.set(layout.legacyDeflated(key(3)), 'older format', 'EX', 60);
+      await cache.disableCached([key(3)]);
+      expect(await redis.exists(layout.legacyDeflated(key(3)))).toBe(0);
+    });
+
     it('answers a config that has no piece (written by an older version) with its plain bytes', async () => {
       const { cache, layout } = make(10);
       await redis.set(layout.config(key(2)), '{"old":true}', 'EX', 60);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_FEATURES } from '../src/options/features';
 import { buildProjectConfig } from '../src/relay-config/project-config';
-import { isShared, shared, stringifyConfig } from '../src/relay-config/serialize';
+import { isShared, SHARED_SPAN_MIN_LENGTH, shared, stringifyConfig, stringifyConfigWithSpans } from '../src/relay-config/serialize';
 import type { BuildContext, EnabledConfig, ProjectConfigInput } from '../src/relay-config/types';
 
 /** stringifyConfig splices the text of shared section values; its output must be JSON.stringify's, byte for byte. */
@@ -51,6 +51,27 @@ describe('stringifyConfig', () => {
     }
     // The performance-score profiles are in every config, so the splice path was taken.
     expect(sharedSeen).toBeGreaterThanOrEqual(FEATURE_SETS.length * OPTION_SETS.length);
+  });
+
+  it('tells where the longer shared texts are in the text, in order', () => {
+    let spans = 0;
+    for (const features of FEATURE_SETS) {
+      for (const options of OPTION_SETS) {
+        const config = buildProjectConfig(input(options), ctx(features));
+        const { json, shared: found } = stringifyConfigWithSpans(config);
+        expect(json).toBe(JSON.stringify(config));
+        let end = 0;
+        for (const span of found) {
+          expect(span.start).toBeGreaterThanOrEqual(end);
+          expect(span.text.length).toBeGreaterThanOrEqual(SHARED_SPAN_MIN_LENGTH);
+          expect(json.startsWith(span.text, span.start)).toBe(true);
+          end = span.start + span.text.length;
+        }
+        spans += found.length;
+      }
+    }
+    // The performance-score profiles at least, in every config.
+    expect(spans).toBeGreaterThanOrEqual(FEATURE_SETS.length * OPTION_SETS.length);
   });
 
   it('leaves out undefined members, honours toJSON and keeps key order, like JSON.stringify', () => {

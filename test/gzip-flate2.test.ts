@@ -1,5 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodePiece } from '../src/caches/gzip-splice';
 import { seed, type SeedResult } from '../src/db/seed';
 import { buildFlate2Decoder, flate2Decode } from './support/flate2';
 import type { TestRelay } from './support/relay-client';
@@ -93,9 +94,13 @@ describe("v3 gzip replies decode byte-identically with Rust's flate2", () => {
     const { reply, plain, gzip } = await expectDecodes({ publicKeys: cached, fullConfig: true });
     expect(Object.keys(reply.configs)).toEqual(cached);
     expect(reply.pending).toEqual([]);
-    // Full configs are several KiB each; the spliced reply is a fraction of the plain one.
+    // Full configs are several KiB each; the spliced reply is a fraction of the plain one: each
+    // entry's shared texts (performance-score profiles, default filters) refer back to the copy
+    // in the entry before, so the reply is under the 0.2× its entries compressed one by one reach.
     expect(plain.length).toBeGreaterThan(100 * 4096);
-    expect(gzip.length).toBeLessThan(plain.length / 3);
+    expect(gzip.length).toBeLessThan(plain.length * 0.17);
+    const piece = decodePiece((await server.container.redis.getBuffer(server.container.layout.deflated(cached[0])))!);
+    expect(piece?.segments?.filter((segment) => segment.shared !== null).length).toBeGreaterThanOrEqual(2);
     // The decoder checks what it is given: the same reply with one bit of its CRC-32 flipped is refused.
     const corrupted = Buffer.from(gzip);
     corrupted[corrupted.length - 8] ^= 0x01;
@@ -117,6 +122,16 @@ describe("v3 gzip replies decode byte-identically with Rust's flate2", () => {
     expect(reply.pending).toEqual([uncached[6]]);
     expect(reply.unchanged).toEqual([unchangedKey]);
     expect(reply.global).toMatchObject({ measurements: { maxCustomMeasurements: 10 } });
+  });
+
+  it("a piece under the older versions' key is deleted when its config is written again (no stale piece for an older process)", async () => {
+    const key = cached[40];
+    const legacyKey = server.container.layout.legacyDeflated(key);
+    await server.container.redis.set(legacyKey, 'a piece in the older format');
+    const refreshed = await relay.projectConfigs({ publicKeys: [key] }, '2');
+    expect(refreshed.status).toBe(200);
+    expect(await server.container.redis.exists(legacyKey)).toBe(0);
+    expect(await server.container.redis.exists(server.container.layout.deflated(key))).toBe(1);
   });
 
   it('a config stored without its pre-compressed piece (compressed for this request) among spliced ones', async () => {

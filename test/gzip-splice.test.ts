@@ -1,12 +1,16 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { crc32, gunzipSync } from 'node:zlib';
+import { crc32, gunzipSync, inflateRawSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { crc32Combine, decodePiece, deflatePiece, encodePiece, GzipSplicer } from '../src/caches/gzip-splice';
+import { backReferenceBlock, crc32Combine, decodePiece, deflatePiece, deflateSegmentedPiece, encodePiece, GzipSplicer } from '../src/caches/gzip-splice';
 import { buildFlate2Decoder, flate2Decode } from './support/flate2';
 import { prng } from './support/prng';
 
 const config = (n: number) => Buffer.from(JSON.stringify({ disabled: false, projectId: n, slug: `p${n}`, config: { allowedDomains: ['*'], piiConfig: { rules: {} }, padding: 'x'.repeat(n % 300) } }));
+
+/** A long text every entry shares (as the performance-score profiles are), and an entry holding it amid its own bytes. */
+const SHARED = JSON.stringify({ profiles: Array.from({ length: 40 }, (_, i) => ({ name: `profile ${i}`, weight: (i * 37) % 101, condition: { op: 'eq', name: `browser.${i % 7}`, value: i } })) });
+const sharedEntry = (n: number, padding: number) => Buffer.from(`{"projectId":${n},"slug":"p${n}","pad":"${'z'.repeat(padding)}${n}","performanceScore":${SHARED},"rest":"${n.toString(36).repeat(20)}"}`);
 
 /** A reply the way the hot path assembles it, plain and spliced, from the same parts. */
 function reply(keys: number[], extra: string): { plain: Buffer; gzip: Buffer } {
@@ -91,7 +95,77 @@ describe('gzip replies spliced from pre-compressed configs', () => {
     expect(gzip.length / plainLength).toBeLessThan(0.2);
   });
 
-  it('refuses to read a stored value too short to be a piece', () => {
+  it('refuses to read a stored value too short to be a piece, or in the older format', () => {
     expect(decodePiece(Buffer.from('{"disabled":true}').subarray(0, 10))).toBeNull();
+    const legacy = deflatePiece(config(5));
+    const legacyStored = Buffer.concat([Buffer.alloc(8), legacy.deflated]);
+    legacyStored.writeUInt32LE(legacy.crc, 0);
+    legacyStored.writeUInt32LE(legacy.length, 4);
+    legacyStored[0] = 2; // even with the format byte by chance: its lengths do not add up
+    expect(decodePiece(legacyStored)).toBeNull();
+    const stored = encodePiece(deflateSegmentedPiece(sharedEntry(1, 100), [{ offset: sharedEntry(1, 100).indexOf(SHARED), text: SHARED }]));
+    expect(decodePiece(stored)?.segments).toHaveLength(3);
+    expect(decodePiece(stored.subarray(0, stored.length - 1))).toBeNull();
+  });
+
+  it('writes back-references that decode to the bytes they point at, for every length and distance class', () => {
+    const random = prng(11);
+    const history = Buffer.from(Array.from({ length: 40_000 }, () => 97 + Math.floor(random() * 26)));
+    for (const length of [3, 4, 10, 11, 18, 19, 257, 258, 259, 260, 261, 516, 1000, 6036]) {
+      for (const distance of [1, 2, 5, 258, 1024, 4097, 12_345, 16_385, 32_768]) {
+        const before = history.subarray(history.length - 32_768);
+        const stored = Buffer.alloc(5);
+        stored.writeUInt16LE(before.length, 1);
+        stored.writeUInt16LE(~before.length & 0xffff, 3);
+        const stream = Buffer.concat([stored, before, backReferenceBlock(length, distance), Buffer.from([0x01, 0x00, 0x00, 0xff, 0xff])]);
+        const expected = Buffer.from(before);
+        const out = Buffer.concat([expected, Buffer.alloc(length)]);
+        // Byte by byte, as a decoder copies (a distance shorter than the length repeats).
+        for (let i = 0; i < length; i++) out[before.length + i] = out[before.length + i - distance];
+        expect(inflateRawSync(stream).equals(out), `length ${length} at ${distance}`).toBe(true);
+      }
+    }
+    expect(() => backReferenceBlock(2, 10)).toThrow(RangeError);
+    expect(() => backReferenceBlock(10, 32_769)).toThrow(RangeError);
+  });
+
+  it.each([
+    ['entries within reach (back-references)', 0],
+    ['entries farther apart than the window (each shared text spliced in whole)', 40_000],
+  ])("splices segmented entries so every decoder reads the plain reply: %s", (_, padding) => {
+    const splicer = new GzipSplicer();
+    const whole = new GzipSplicer();
+    const plainParts: Buffer[] = [];
+    splicer.addPlain('[');
+    whole.addPlain('[');
+    plainParts.push(Buffer.from('['));
+    for (let n = 0; n < 30; n++) {
+      const entry = sharedEntry(n, padding);
+      // The second span points at bytes that are not the text: it is left in the entry's own bytes.
+      const piece = decodePiece(encodePiece(deflateSegmentedPiece(entry, [{ offset: entry.indexOf(SHARED), text: SHARED }, { offset: entry.length - 10, text: SHARED }])))!;
+      expect(piece.segments?.map((segment) => segment.shared !== null)).toEqual([false, true, false]);
+      if (n > 0) {
+        splicer.addPlain(',');
+        whole.addPlain(',');
+        plainParts.push(Buffer.from(','));
+      }
+      splicer.addPiece(piece);
+      whole.addPiece(deflatePiece(entry));
+      plainParts.push(entry);
+    }
+    splicer.addPlain(']');
+    whole.addPlain(']');
+    plainParts.push(Buffer.from(']'));
+    const plain = Buffer.concat(plainParts);
+    const gzip = splicer.finish();
+    expect(gunzipSync(gzip).equals(plain)).toBe(true);
+    expect(execFileSync('gzip', ['-dc'], { input: gzip, maxBuffer: 64 * 1024 * 1024 }).equals(plain)).toBe(true);
+    expect(execFileSync('python3', ['-c', 'import gzip,sys; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))'], { input: gzip, maxBuffer: 64 * 1024 * 1024 }).equals(plain)).toBe(true);
+    expect(flate2Decode(flate2, gzip, 'gz').equals(plain)).toBe(true);
+    expect(flate2Decode(flate2, gzip, 'gz', 1).equals(plain)).toBe(true);
+    const entriesOnly = whole.finish().length;
+    // Within reach, 29 of the 30 shared texts are a few bytes of references each.
+    if (padding === 0) expect(gzip.length).toBeLessThan(entriesOnly * 0.6);
+    else expect(gzip.length).toBeGreaterThan(entriesOnly * 0.9);
   });
 });

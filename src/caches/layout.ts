@@ -22,6 +22,12 @@ export interface RedisLayout {
    * key in a hash tag, so on a cluster it lives in the config key's slot.
    */
   deflated(publicKey: string): string;
+  /**
+   * Where versions before the segmented pieces kept the entry (another format): every write of a
+   * piece deletes it, so a process of the older version still running in a rolling upgrade finds
+   * no piece, never a stale one, and answers from the plain config.
+   */
+  legacyDeflated(publicKey: string): string;
   /** The build claim of one key (debounce), in the config key's slot. */
   claim(publicKey: string): string;
   /**
@@ -91,7 +97,8 @@ export function redisLayout(prefix: string, options: RedisLayoutOptions = {}): R
       return /^[A-Za-z0-9_-]+$/.test(publicKey) ? publicKey : null;
     },
     configFormat: `${prefix}relayconfig-format`,
-    deflated: (publicKey) => `{${configPrefix}${publicKey}}:entry.deflated`,
+    deflated: (publicKey) => `{${configPrefix}${publicKey}}:entry.gz`,
+    legacyDeflated: (publicKey) => `{${configPrefix}${publicKey}}:entry.deflated`,
     claim: (publicKey) => `{${configPrefix}${publicKey}}:claim`,
     computedAt: (publicKey) => `{${configPrefix}${publicKey}}:gen`,
     revComputedAt: (publicKey) => `{${configPrefix}${publicKey}.rev}:gen`,

@@ -1,4 +1,5 @@
-import { decodePiece, deflatePiece, encodePiece, type DeflatedPiece } from './gzip-splice';
+import { decodePiece, deflatePiece, deflateSegmentedPiece, encodePiece, type DeflatedPiece } from './gzip-splice';
+import type { SharedSpan } from '../relay-config/serialize';
 import type { RedisLayout } from './layout';
 import { clusterGetMany, isCluster, type RedisClient } from './redis';
 
@@ -75,6 +76,8 @@ export const DISABLED_JSON = '{"disabled":true}';
 export interface ConfigWriteEntry {
   publicKey: string;
   json: string;
+  /** Where `json` holds longer shared texts (stringifyConfigWithSpans); their pieces are stored apart. */
+  shared?: readonly SharedSpan[];
   /** The config's `rev`; null for `{"disabled":true}`. */
   rev: string | null;
   /** Null for keys that were not found (their own stamp still guards them). */
@@ -115,14 +118,14 @@ return released
 `;
 
 // KEYS[1] global counter, then per entry: config, rev, deflated piece, org stamp, project stamp,
-// key stamp; and finally the claim keys. ARGV: startedAt, ttl, claim token ('' = none), entry
+// key stamp, legacy piece (deleted); and finally the claim keys. ARGV: startedAt, ttl, claim token ('' = none), entry
 // count, then per entry json, rev ('' = none) and piece. Returns a 0/1 flag per entry (1 = written).
 const WRITE_IF_CURRENT = `
 local startedAt = tonumber(ARGV[1])
 local ttl, token, n = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local flags = {}
 for i = 1, n do
-  local base = 1 + 6 * (i - 1)
+  local base = 1 + 7 * (i - 1)
   local arg = 4 + 3 * (i - 1)
   local current = true
   for s = 4, 6 do
@@ -134,13 +137,14 @@ for i = 1, n do
     local rev = ARGV[arg + 2]
     if rev ~= '' then redis.call('SET', KEYS[base + 2], rev, 'EX', ttl) else redis.call('DEL', KEYS[base + 2]) end
     redis.call('SET', KEYS[base + 3], ARGV[arg + 3], 'EX', ttl)
+    redis.call('DEL', KEYS[base + 7])
     flags[i] = 1
   else
     flags[i] = 0
   end
 end
 if token ~= '' then
-  for k = 2 + 6 * n, #KEYS do
+  for k = 2 + 7 * n, #KEYS do
     if redis.call('GET', KEYS[k]) == token then redis.call('DEL', KEYS[k]) end
   end
 end
@@ -163,7 +167,7 @@ return flags
  * companion, so revs and configs end up from the same write.
  */
 
-// KEYS: config, deflated piece, computedAt, claim. ARGV: generation, rev ('' = none), ttl, claim
+// KEYS: config, deflated piece, computedAt, claim, legacy piece. ARGV: generation, rev ('' = none), ttl, claim
 // token ('' = none), json, piece. Returns 1 when written. Releases the token's claim either way.
 const WRITE_KEY = `
 local gen, rev, ttl, token = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
@@ -178,6 +182,7 @@ if token ~= '' and redis.call('GET', KEYS[4]) == token then redis.call('DEL', KE
 if not ok then return 0 end
 redis.call('SET', KEYS[1], ARGV[5], 'EX', ttl)
 redis.call('SET', KEYS[2], ARGV[6], 'EX', ttl)
+redis.call('DEL', KEYS[5])
 redis.call('SET', KEYS[3], ARGV[1] .. ' ' .. rev, 'EX', ttl)
 return 1
 `;
@@ -209,25 +214,26 @@ redis.call('SET', KEYS[2], ARGV[1] .. ' ' .. rev, 'EX', ARGV[3])
 return 1
 `;
 
-// KEYS: config, deflated piece (one slot). ARGV: the disabled JSON and its piece. 1 = disabled.
+// KEYS: config, deflated piece, legacy piece (one slot). ARGV: the disabled JSON and its piece. 1 = disabled.
 const DISABLE_ONE = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+redis.call('DEL', KEYS[3])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl > 0 then redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl) else redis.call('DEL', KEYS[2]) end
 return 1
 `;
 
-// KEYS: per key its config, rev and deflated piece. ARGV: the disabled JSON, then per key its
-// disabled piece.
+// KEYS: per key its config, rev, deflated piece and legacy piece. ARGV: the disabled JSON, then
+// per key its disabled piece.
 const DISABLE_CACHED = `
 local n = 0
-for i = 1, #KEYS, 3 do
+for i = 1, #KEYS, 4 do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     redis.call('SET', KEYS[i], ARGV[1], 'KEEPTTL')
-    redis.call('DEL', KEYS[i + 1])
+    redis.call('DEL', KEYS[i + 1], KEYS[i + 3])
     local ttl = redis.call('PTTL', KEYS[i])
-    if ttl > 0 then redis.call('SET', KEYS[i + 2], ARGV[2 + (i - 1) / 3], 'PX', ttl) else redis.call('DEL', KEYS[i + 2]) end
+    if ttl > 0 then redis.call('SET', KEYS[i + 2], ARGV[2 + (i - 1) / 4], 'PX', ttl) else redis.call('DEL', KEYS[i + 2]) end
     n = n + 1
   end
 end
@@ -262,7 +268,6 @@ export interface ProjectConfigCacheOptions {
   claimTtlS: number;
 }
 
-/** The stored piece of `{"disabled":true}`, computed once. */
 /**
  * The stored piece of one entry of a reply's `configs` map: `"<publicKey>":<config JSON>`, so the
  * key is compressed with the config (it recurs inside it) instead of travelling as plain glue.
@@ -275,10 +280,21 @@ export function replyEntryPiece(publicKey: string, json: string): Buffer {
  * What is stored for one config: its bytes and its reply entry's piece. The config bytes are a
  * view into the entry's own encoding, so a config is turned into UTF-8 once, not twice.
  */
-function storedForms(publicKey: string, json: string): { config: Buffer; piece: Buffer } {
+function storedForms(publicKey: string, json: string, shared: readonly SharedSpan[] = []): { config: Buffer; piece: Buffer } {
   const head = `"${publicKey}":`;
   const entry = Buffer.from(head + json);
-  return { config: entry.subarray(Buffer.byteLength(head)), piece: encodePiece(deflatePiece(entry)) };
+  const headBytes = Buffer.byteLength(head);
+  let piece: DeflatedPiece;
+  if (shared.length === 0) piece = deflatePiece(entry);
+  else {
+    // Spans are UTF-16 offsets into the JSON; they are byte offsets too when the text is ASCII.
+    const ascii = entry.length === headBytes + json.length;
+    piece = deflateSegmentedPiece(
+      entry,
+      shared.map((span) => ({ offset: headBytes + (ascii ? span.start : Buffer.byteLength(json.slice(0, span.start))), text: span.text })),
+    );
+  }
+  return { config: entry.subarray(headBytes), piece: encodePiece(piece) };
 }
 
 export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisLayout, options: ProjectConfigCacheOptions): ProjectConfigCache {
@@ -328,8 +344,8 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
   async function writeOnCluster(entries: readonly ConfigWriteEntry[], startedAt: number, ttlS: number, claimToken: string | null) {
     const flags = await Promise.all(
       entries.map((e) => {
-        const stored = storedForms(e.publicKey, e.json);
-        return r.relayWriteKey(4, layout.config(e.publicKey), layout.deflated(e.publicKey), layout.computedAt(e.publicKey), layout.claim(e.publicKey), startedAt, e.rev ?? '', ttlS, claimToken ?? '', stored.config, stored.piece);
+        const stored = storedForms(e.publicKey, e.json, e.shared);
+        return r.relayWriteKey(5, layout.config(e.publicKey), layout.deflated(e.publicKey), layout.computedAt(e.publicKey), layout.claim(e.publicKey), layout.legacyDeflated(e.publicKey), startedAt, e.rev ?? '', ttlS, claimToken ?? '', stored.config, stored.piece);
       }),
     );
     const written = entries.filter((_, i) => flags[i] === 1);
@@ -404,9 +420,17 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
       const keys: string[] = [layout.generation];
       const args: (string | number | Buffer)[] = [startedAt, ttlS, claimToken ?? '', entries.length];
       for (const e of entries) {
-        keys.push(layout.config(e.publicKey), layout.rev(e.publicKey), layout.deflated(e.publicKey), layout.stamp.organization(e.organizationId), layout.stamp.project(e.projectId), layout.stamp.key(e.publicKey));
+        keys.push(
+          layout.config(e.publicKey),
+          layout.rev(e.publicKey),
+          layout.deflated(e.publicKey),
+          layout.stamp.organization(e.organizationId),
+          layout.stamp.project(e.projectId),
+          layout.stamp.key(e.publicKey),
+          layout.legacyDeflated(e.publicKey),
+        );
         // Compressed once here, so no reply ever compresses a config.
-        const stored = storedForms(e.publicKey, e.json);
+        const stored = storedForms(e.publicKey, e.json, e.shared);
         args.push(stored.config, e.rev ?? '', stored.piece);
       }
       if (claimToken) for (const e of entries) keys.push(layout.claim(e.publicKey));
@@ -420,22 +444,22 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
     async disableCached(publicKeys) {
       if (publicKeys.length === 0) return 0;
       if (cluster) {
-        const flags = await Promise.all(publicKeys.map((pk) => r.relayDisableOne(2, layout.config(pk), layout.deflated(pk), DISABLED_JSON, replyEntryPiece(pk, DISABLED_JSON))));
+        const flags = await Promise.all(publicKeys.map((pk) => r.relayDisableOne(3, layout.config(pk), layout.deflated(pk), layout.legacyDeflated(pk), DISABLED_JSON, replyEntryPiece(pk, DISABLED_JSON))));
         // A disabled config has no rev (so it is never answered `unchanged`); the rev lives in another slot.
         await Promise.all(publicKeys.filter((_, i) => flags[i] === 1).map((pk) => redis.del(layout.rev(pk))));
         return flags.reduce((a, b) => a + b, 0);
       }
-      return r.relayDisableCached(publicKeys.length * 3, ...publicKeys.flatMap((pk) => [layout.config(pk), layout.rev(pk), layout.deflated(pk)]), DISABLED_JSON, ...publicKeys.map((pk) => replyEntryPiece(pk, DISABLED_JSON)));
+      return r.relayDisableCached(publicKeys.length * 4, ...publicKeys.flatMap((pk) => [layout.config(pk), layout.rev(pk), layout.deflated(pk), layout.legacyDeflated(pk)]), DISABLED_JSON, ...publicKeys.map((pk) => replyEntryPiece(pk, DISABLED_JSON)));
     },
 
     async delete(publicKeys) {
       if (publicKeys.length === 0) return;
       if (cluster) {
-        const keys = publicKeys.flatMap((pk) => [layout.config(pk), layout.deflated(pk), layout.computedAt(pk), layout.rev(pk), layout.revComputedAt(pk)]);
+        const keys = publicKeys.flatMap((pk) => [layout.config(pk), layout.deflated(pk), layout.legacyDeflated(pk), layout.computedAt(pk), layout.rev(pk), layout.revComputedAt(pk)]);
         await Promise.all(keys.map((key) => redis.del(key)));
         return;
       }
-      await redis.del(...publicKeys.flatMap((publicKey) => [layout.config(publicKey), layout.rev(publicKey), layout.deflated(publicKey)]));
+      await redis.del(...publicKeys.flatMap((publicKey) => [layout.config(publicKey), layout.rev(publicKey), layout.deflated(publicKey), layout.legacyDeflated(publicKey)]));
     },
 
     async peek(publicKeys) {

@@ -5,7 +5,7 @@ import type { Settings } from '../config/settings';
 import type { Metrics } from '../metrics';
 import { MAX_CONFIG_BYTES } from '../options/bounds';
 import { buildProjectConfig, DISABLED_CONFIG } from '../relay-config/project-config';
-import { stringifyConfig } from '../relay-config/serialize';
+import { stringifyConfigWithSpans, type SharedSpan } from '../relay-config/serialize';
 import type { BuildContext, ProjectConfig } from '../relay-config/types';
 import { configInputFor, loadConfigSources, type ConfigKey, type ConfigSources } from './config-loader';
 
@@ -14,6 +14,8 @@ export interface ComputedConfig {
   publicKey: string;
   config: ProjectConfig;
   json: string;
+  /** Where the longer shared section texts are in `json` (the cache stores them for gzip replies to refer back to). */
+  shared: readonly SharedSpan[];
   rev: string | null;
   organizationId: number | null;
   projectId: number | null;
@@ -66,14 +68,15 @@ function compute(sources: ConfigSources, publicKey: string, ctx: BuildContext, p
   const scope = { organizationId: input.organization?.id ?? null, projectId: input.project?.id ?? null };
   let config: ProjectConfig;
   let json: string;
+  let shared: SharedSpan[];
   try {
     config = buildProjectConfig(projectKeys ? { ...input, projectKeys } : input, ctx);
-    json = stringifyConfig(config);
+    ({ json, shared } = stringifyConfigWithSpans(config));
   } catch (error) {
     return { publicKey, reason: 'build_error', message: error instanceof Error ? error.message : String(error), ...scope };
   }
   if (overCap(json)) return { publicKey, reason: 'too_large', message: `the config is ${Buffer.byteLength(json)} bytes, over the ${MAX_CONFIG_BYTES} byte cap`, ...scope };
-  return { publicKey, config, json, rev: config.disabled ? null : config.rev, ...scope };
+  return { publicKey, config, json, shared, rev: config.disabled ? null : config.rev, ...scope };
 }
 
 const isFailure = (outcome: ComputedConfig | ConfigFailure): outcome is ConfigFailure => 'reason' in outcome;

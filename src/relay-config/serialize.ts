@@ -28,22 +28,49 @@ export function shared<T extends object>(value: T): T {
 /** Whether `value` was marked with `shared()` (for tests). */
 export const isShared = (value: object): boolean => TEXT.has(value);
 
-function stringifyValue(value: unknown, depth: number): string | undefined {
+/**
+ * Where a shared value's text sits in a config's JSON: `start` is a UTF-16 offset into it, and
+ * `text` the very string `shared()` produced (the same instance in every config).
+ */
+export interface SharedSpan {
+  start: number;
+  text: string;
+}
+
+/**
+ * Shared texts shorter than this are not reported as spans: a gzip reply refers back to an
+ * earlier copy of a span instead of repeating its compressed bytes (gzip-splice.ts), which only
+ * pays for texts far longer than the few bytes of the reference.
+ */
+export const SHARED_SPAN_MIN_LENGTH = 512;
+
+function stringifyValue(value: unknown, depth: number, at: number, spans: SharedSpan[] | null): string | undefined {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
   const text = TEXT.get(value);
-  if (text !== undefined) return text;
+  if (text !== undefined) {
+    if (spans && text.length >= SHARED_SPAN_MIN_LENGTH) spans.push({ start: at, text });
+    return text;
+  }
   if (depth === 0 || Array.isArray(value) || typeof (value as { toJSON?: unknown }).toJSON === 'function') return JSON.stringify(value);
   let out = '{';
   for (const key of Object.keys(value)) {
-    const member = stringifyValue((value as Record<string, unknown>)[key], depth - 1);
+    const head = `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:`;
+    // Spans are only pushed for members that are written (a shared value is never undefined).
+    const member = stringifyValue((value as Record<string, unknown>)[key], depth - 1, at + out.length + head.length, spans);
     // JSON.stringify leaves out members that are undefined, functions or symbols.
     if (member === undefined) continue;
-    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${member}`;
+    out += head + member;
   }
   return `${out}}`;
 }
 
 /** `JSON.stringify(config)`, with the text of shared values spliced in rather than re-serialised. */
 export function stringifyConfig(config: object): string {
-  return stringifyValue(config, SHARED_DEPTH) as string;
+  return stringifyValue(config, SHARED_DEPTH, 0, null) as string;
+}
+
+/** `stringifyConfig`, and where the longer shared texts are in it, in order. */
+export function stringifyConfigWithSpans(config: object): { json: string; shared: SharedSpan[] } {
+  const shared: SharedSpan[] = [];
+  return { json: stringifyValue(config, SHARED_DEPTH, 0, shared) as string, shared };
 }

@@ -106,6 +106,16 @@ export const GENERIC_FILTERS = {
 /** The version of `filterSettings.generic` Relay must support. */
 const GENERIC_FILTERS_VERSION = 1;
 
+/** The same in every config that takes them: serialised once (and stored once per gzip reply, serialize.ts). */
+const DEFAULT_GENERIC = shared({
+  version: GENERIC_FILTERS_VERSION,
+  filters: [
+    { id: 'chunk-load-error', isEnabled: true as const, condition: GENERIC_FILTERS['chunk-load-error'] },
+    { id: 'react-hydration-errors', isEnabled: true as const, condition: GENERIC_FILTERS['react-hydration-errors'] },
+  ],
+});
+const DEFAULT_CSP = shared({ disallowedSources: [...DEFAULT_CSP_DISALLOWED_SOURCES] });
+
 /** The same in every config that filters health checks: serialised once. */
 const IGNORE_HEALTH_CHECKS = shared({ patterns: [...HEALTH_CHECK_GLOBS], isEnabled: true as const });
 
@@ -170,10 +180,14 @@ export const filterSettingsSection = defineSection({
       if (logs && logMessages.length > 0) generic.push({ id: 'log-message', isEnabled: true, condition: { op: 'glob', name: 'log.body', value: logMessages } });
       if (traceMetrics && traceMetricNames.length > 0) generic.push({ id: 'trace-metric-name', isEnabled: true, condition: { op: 'glob', name: 'trace_metric.name', value: traceMetricNames } });
     }
-    if (generic.length > 0) filters.generic = { version: GENERIC_FILTERS_VERSION, filters: generic };
+    const builtInOnly = generic.length === 2 && generic.every((filter, i) => filter.id === DEFAULT_GENERIC.filters[i].id);
+    if (generic.length > 0) filters.generic = builtInOnly ? DEFAULT_GENERIC : { version: GENERIC_FILTERS_VERSION, filters: generic };
 
-    const csp = [...(projectOption('sentry:csp_ignored_sources_defaults') ? DEFAULT_CSP_DISALLOWED_SOURCES : []), ...projectOption('sentry:csp_ignored_sources')];
-    if (csp.length > 0) filters.csp = { disallowedSources: csp };
+    const customCsp = projectOption('sentry:csp_ignored_sources');
+    const defaultCsp = projectOption('sentry:csp_ignored_sources_defaults');
+    const csp = [...(defaultCsp ? DEFAULT_CSP_DISALLOWED_SOURCES : []), ...customCsp];
+    if (defaultCsp && customCsp.length === 0) filters.csp = DEFAULT_CSP;
+    else if (csp.length > 0) filters.csp = { disallowedSources: csp };
     return Object.keys(filters).length > 0 ? { filterSettings: filters } : {};
   },
 });
