@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Express } from 'express';
+import type { RequestListener } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { commands } from '../src/cli/commands';
@@ -190,9 +190,9 @@ describe('docker-compose.yml', () => {
     beforeAll(async () => {
       container = await testContainer();
       const env = compose.services.api.environment as Record<string, string>;
-      const apps: [number, Express][] = [
+      const apps: [number, RequestListener][] = [
         [Number(env.PORT), createApp(container)],
-        [Number(env.WORKER_PORT), workerHttpApp(container) as Express],
+        [Number(env.WORKER_PORT), workerHttpApp(container)],
       ];
       for (const [port, app] of apps) {
         const server = await listen(app, 0, '127.0.0.1');

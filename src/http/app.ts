@@ -1,4 +1,5 @@
-import express, { type Express, type RequestHandler } from 'express';
+import type { RequestListener } from 'node:http';
+import express, { type RequestHandler } from 'express';
 import type { Container } from '../container';
 import { ADMIN_BODY_LIMIT_BYTES } from '../admin/limits';
 import { AVATAR_PATH, setSystemUrlPrefix } from '../admin/urls';
@@ -7,13 +8,29 @@ import { errorHandler, notFoundHandler } from './error-handler';
 import { probesRouter } from './probes';
 import { refuseDeclaredOversize } from './raw-body';
 import { requestMetrics } from './request-metrics';
-import { projectConfigsRoute, relaysRouter } from './routes/relays';
+import { projectConfigsRoute, RAW_BODY_LIMIT, relayAuthDeps, relaysRouter } from './routes/relays';
+import { configPollLane } from './config-poll-lane';
+import { relayAuthenticator } from '../relay-auth/middleware';
+import { createProjectConfigService } from '../services/project-configs';
 
 /**
- * The Express app of the API. Never listens: the entry point and the tests both call this and
- * decide what to do with it.
+ * The request listener of the API: Relay's steady-state config poll in its own lane
+ * (config-poll-lane.ts), everything else in the Express app. Never listens: the entry point and
+ * the tests both call this and decide what to do with it.
  */
-export function createApp(container: Container): Express {
+export function createApp(container: Container, options: { configPollLane?: boolean } = {}): RequestListener {
+  const { settings, metrics, logger, orm, configCache, queues } = container;
+  // One service (and so one reply budget) and one signature check for both ways to the endpoint.
+  const lanes = {
+    service: createProjectConfigService({ settings, metrics, logger, orm, configCache, buildQueue: queues.build }),
+    authenticate: relayAuthenticator(relayAuthDeps(container)),
+  };
+  const app = expressApp(container, lanes);
+  if (options.configPollLane === false) return app; // for tests: the Express route alone
+  return configPollLane({ ...lanes, relayActivity: container.relayActivity, metrics, logger, bodyLimit: RAW_BODY_LIMIT }, app);
+}
+
+function expressApp(container: Container, lanes: Parameters<typeof projectConfigsRoute>[1]): RequestListener {
   const app = express();
   // Express's default ETag hashes every body (costly on the config hot path); Relay never revalidates.
   app.set('etag', false);
@@ -24,7 +41,7 @@ export function createApp(container: Container): Express {
   app.use(requestMetrics(container.metrics));
 
   // The hot path first, before any other route is considered.
-  app.post('/api/0/relays/projectconfigs/', ...projectConfigsRoute(container));
+  app.post('/api/0/relays/projectconfigs/', ...projectConfigsRoute(container, lanes));
 
   // No route reads more than the management API does; a larger declared body is refused at once.
   app.use(refuseDeclaredOversize(ADMIN_BODY_LIMIT_BYTES));

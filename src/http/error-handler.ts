@@ -61,22 +61,27 @@ function loggable(error: unknown): unknown {
   return Object.assign(copy, { code: (error as { code?: unknown }).code });
 }
 
-/** The one place errors become responses: catalogue errors as they say, anything else a logged 500. */
+/** An error as its response: catalogue errors as they say, anything else a logged 500. */
+export function errorResponse(error: unknown, logger: Logger, request: { method: string; path: string }): { status: number; headers: Record<string, string>; body: unknown } {
+  const appError = toAppError(error);
+  if (!appError) {
+    logger.error({ err: loggable(error), method: request.method, path: request.path }, 'unhandled error');
+    return { status: INTERNAL_ERROR.status, headers: {}, body: INTERNAL_ERROR.body };
+  }
+  if (appError.status >= 500) logger.warn({ code: appError.code, path: request.path }, appError.message);
+  return { status: appError.status, headers: appError.headers, body: appError.body };
+}
+
+/** The one place errors become responses (errorResponse), for every route in Express. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
-    const appError = toAppError(error);
     if (res.headersSent) {
       logger.error({ err: error, path: req.path }, 'error after the response started');
       res.destroy();
       return;
     }
-    if (!appError) {
-      logger.error({ err: loggable(error), method: req.method, path: req.path }, 'unhandled error');
-      res.status(INTERNAL_ERROR.status).json(INTERNAL_ERROR.body);
-      return;
-    }
-    if (appError.status >= 500) logger.warn({ code: appError.code, path: req.path }, appError.message);
-    res.status(appError.status).set(appError.headers).json(appError.body);
+    const response = errorResponse(error, logger, req);
+    res.status(response.status).set(response.headers).json(response.body);
   };
 }
 

@@ -2,6 +2,14 @@ import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
 import { PayloadTooLargeError, UnsupportedEncodingError } from '../errors';
 
+/** A body read before the request reached Express (the config poll's fast lane hands such requests on). */
+const preRead = new WeakMap<IncomingMessage, Buffer>();
+
+/** Marks `req`'s body as read already: `rawBody` takes these bytes instead of reading the stream. */
+export function setPreReadBody(req: IncomingMessage, body: Buffer): void {
+  preRead.set(req, body);
+}
+
 /**
  * Reads the request body as raw bytes into `req.body` (signatures are verified over the exact
  * bytes, before any parsing). A minimal stand-in for `express.raw` on the Relay routes: no
@@ -9,6 +17,12 @@ import { PayloadTooLargeError, UnsupportedEncodingError } from '../errors';
  */
 export function rawBody(limitBytes: number): RequestHandler {
   return (req, _res, next) => {
+    const body = preRead.get(req);
+    if (body) {
+      req.body = body;
+      next();
+      return;
+    }
     const oversize = declaredOversize(req, limitBytes);
     if (oversize) {
       next(oversize);

@@ -5,16 +5,23 @@ import type { Metrics } from '../metrics';
  * Counts every request by route pattern (never the raw path, whose keys and ids would make the
  * label set unbounded), method and status, and times it until the response is finished.
  */
-export function requestMetrics(metrics: Pick<Metrics, 'httpRequests' | 'httpRequestDuration'>): RequestHandler {
+export function requestMetrics(metrics: RequestMetricsDeps): RequestHandler {
   return (req, res, next) => {
     const startedAt = process.hrtime.bigint();
     res.once('finish', () => {
       const pattern = (req.route as { path?: unknown } | undefined)?.path;
       const route = typeof pattern === 'string' ? `${req.baseUrl}${pattern}` : req.baseUrl.startsWith('/admin/queues') ? '/admin/queues' : 'unmatched';
-      const labels = { route, method: req.method, status: String(res.statusCode) };
-      metrics.httpRequests.inc(labels);
-      metrics.httpRequestDuration.observe(labels, Number(process.hrtime.bigint() - startedAt) / 1e9);
+      recordRequest(metrics, route, req.method, res.statusCode, startedAt);
     });
     next();
   };
+}
+
+type RequestMetricsDeps = Pick<Metrics, 'httpRequests' | 'httpRequestDuration'>;
+
+/** Counts and times one finished request (for a route served outside Express too). */
+export function recordRequest(metrics: RequestMetricsDeps, route: string, method: string, status: number, startedAt: bigint): void {
+  const labels = { route, method, status: String(status) };
+  metrics.httpRequests.inc(labels);
+  metrics.httpRequestDuration.observe(labels, Number(process.hrtime.bigint() - startedAt) / 1e9);
 }

@@ -1,13 +1,12 @@
-import { createServer, STATUS_CODES, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type RequestListener, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Express } from 'express';
 import { AppError } from '../errors';
 
 /**
  * Listens with keep-alive settings suited to Relay, which pools connections and does not retry a
  * failed config request: idle sockets stay open longer than common client idle timeouts.
  */
-export async function listen(app: Express, port: number, host?: string): Promise<Server> {
+export async function listen(app: RequestListener, port: number, host?: string): Promise<Server> {
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

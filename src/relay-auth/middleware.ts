@@ -36,22 +36,29 @@ export interface RelayAuthDeps {
   refusals: RelayRefusals;
 }
 
-/**
- * Verifies `X-Sentry-Relay-Signature` over the raw body (mount `express.raw` before it) and
- * attaches the relay and the parsed body. 401 bodies as Sentry sends them (PROTOCOL.md §2); the
- * operator sees the reason in the log and in `relay_auth_refusals_total`.
- */
-export function relayAuth(deps: RelayAuthDeps, endpoint: 'projectconfigs' | 'publickeys'): RequestHandler {
+/** Why a signed request was refused: the 401 detail Sentry sends, and the reason the operator sees. */
+export interface RelayAuthRefusal {
+  detail: string;
+  reason: RefusalReason;
+}
+
+/** What a signed request carries, however it arrived. */
+export interface SignedRequest {
+  relayId: string | undefined;
+  signature: string | undefined;
+  body: Buffer;
+  /** The client address (Express's `req.ip`, under the `trust proxy` setting); undefined when not known. */
+  ip: string | undefined;
+}
+
+/** Verifies a signed request: the relay and the parsed body, or why it is refused. */
+export type RelayAuthenticator = (request: SignedRequest) => Promise<{ relay: AuthenticatedRelay; body: unknown } | RelayAuthRefusal>;
+
+export function relayAuthenticator(deps: Pick<RelayAuthDeps, 'relayKeys' | 'trustedKeys' | 'policy'>): RelayAuthenticator {
   const staticKeys = new Map<string, ReturnType<typeof parseRelayPublicKey>>();
-  return async (req: Request, _res: Response, next: NextFunction) => {
-    const fail = (detail: string, reason: RefusalReason) => {
-      deps.refusals.report(req, endpoint, reason);
-      return new UnauthorizedError(detail);
-    };
-    const relayId = req.get('x-sentry-relay-id');
-    if (!relayId || !UUID_RE.test(relayId)) throw fail('Invalid relay ID', 'invalid_relay_id');
-    const signature = req.get('x-sentry-relay-signature');
-    if (!signature) throw fail('Missing relay signature', 'missing_signature');
+  return async ({ relayId, signature, body, ip }: SignedRequest) => {
+    if (!relayId || !UUID_RE.test(relayId)) return { detail: 'Invalid relay ID', reason: 'invalid_relay_id' };
+    if (!signature) return { detail: 'Missing relay signature', reason: 'missing_signature' };
 
     const staticRelay = deps.policy.staticRelay(relayId);
     let publicKey: string;
@@ -62,24 +69,46 @@ export function relayAuth(deps: RelayAuthDeps, endpoint: 'projectconfigs' | 'pub
       key = staticKeys.get(relayId);
     } else {
       const found = await deps.relayKeys.get(relayId);
-      if (!found) throw fail('Unknown relay', 'unknown_relay');
+      if (!found) return { detail: 'Unknown relay', reason: 'unknown_relay' };
       publicKey = found.publicKey;
       key = found.key;
     }
-    if (!key) throw fail('Unknown relay', 'unknown_relay');
+    if (!key) return { detail: 'Unknown relay', reason: 'unknown_relay' };
 
-    const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const verified = verifyRelaySignature(key, body, signature, SIGNATURE_MAX_AGE_S);
-    if (typeof verified === 'string') throw fail('Invalid relay signature', verified === 'expired' ? 'signature_too_old' : 'bad_signature');
+    if (typeof verified === 'string') return { detail: 'Invalid relay signature', reason: verified === 'expired' ? 'signature_too_old' : 'bad_signature' };
+    let parsed: unknown;
     if (body.length > 0) {
       try {
-        req.relayBody = JSON.parse(body.toString('utf8'));
+        parsed = JSON.parse(body.toString('utf8'));
       } catch {
-        throw fail('Invalid relay signature', 'bad_signature');
+        return { detail: 'Invalid relay signature', reason: 'bad_signature' };
       }
     }
-    const internalBy = deps.policy.classify(relayId, publicKey, req.ip, await deps.trustedKeys.current());
-    req.relay = { relayId, publicKey, internal: internalBy !== null, internalBy, isStatic: staticRelay !== undefined };
+    const internalBy = deps.policy.classify(relayId, publicKey, ip, await deps.trustedKeys.current());
+    return { relay: { relayId, publicKey, internal: internalBy !== null, internalBy, isStatic: staticRelay !== undefined }, body: parsed };
+  };
+}
+
+/**
+ * Verifies `X-Sentry-Relay-Signature` over the raw body (mount `express.raw` before it) and
+ * attaches the relay and the parsed body. 401 bodies as Sentry sends them (PROTOCOL.md §2); the
+ * operator sees the reason in the log and in `relay_auth_refusals_total`.
+ */
+export function relayAuth(deps: RelayAuthDeps, endpoint: 'projectconfigs' | 'publickeys', authenticate: RelayAuthenticator = relayAuthenticator(deps)): RequestHandler {
+  return async (req: Request, _res: Response, next: NextFunction) => {
+    const outcome = await authenticate({
+      relayId: req.get('x-sentry-relay-id'),
+      signature: req.get('x-sentry-relay-signature'),
+      body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+      ip: req.ip,
+    });
+    if ('reason' in outcome) {
+      deps.refusals.report(req, endpoint, outcome.reason);
+      throw new UnauthorizedError(outcome.detail);
+    }
+    if (outcome.body !== undefined) req.relayBody = outcome.body;
+    req.relay = outcome.relay;
     next();
   };
 }

@@ -1,9 +1,10 @@
+import type { ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { Container } from '../../container';
 import { BadRequestError, RelayStringError } from '../../errors';
 import { PUBLIC_KEY_RE } from '../../services/keys';
-import { createProjectConfigService, type ConfigReply } from '../../services/project-configs';
+import type { ConfigReply, ProjectConfigService } from '../../services/project-configs';
 
 /**
  * `POST /api/0/relays/projectconfigs/?version=N` (PROTOCOL.md §4): reads the version and the
@@ -24,12 +25,12 @@ const requestSchema = z.object({
     .max(MAX_KEYS, `projects may hold at most ${MAX_KEYS} ids`)
     .optional(),
 });
-type ConfigRequest = z.infer<typeof requestSchema>;
+export type ConfigRequest = z.infer<typeof requestSchema>;
 
 const optionalBoolean = (v: unknown) => v === undefined || v === null || typeof v === 'boolean';
 
 /** The shape Relay actually sends, checked directly; anything else goes through the schema. */
-function isCommonRequest(body: Record<string, unknown>): boolean {
+export function isCommonRequest(body: Record<string, unknown>): body is ConfigRequest {
   const { publicKeys, revisions, fullConfig, noCache, global, projects } = body;
   return (
     Array.isArray(publicKeys) &&
@@ -56,7 +57,7 @@ function parseRequest(body: unknown): ConfigRequest {
 }
 
 /** Unique, well-formed keys in request order with their revisions (all null when the lengths differ). */
-function requestedKeys(request: ConfigRequest): { keys: string[]; revisions: (string | null)[] } {
+export function requestedKeys(request: ConfigRequest): { keys: string[]; revisions: (string | null)[] } {
   const publicKeys = request.publicKeys ?? [];
   const revisions = request.revisions && request.revisions.length === publicKeys.length ? request.revisions : null;
   const seen = new Set<string>();
@@ -71,10 +72,7 @@ function requestedKeys(request: ConfigRequest): { keys: string[]; revisions: (st
   return { keys, revisions: revs };
 }
 
-export function projectConfigsHandler(container: Container) {
-  const { settings, metrics, logger, orm, configCache, queues } = container;
-  const service = createProjectConfigService({ settings, metrics, logger, orm, configCache, buildQueue: queues.build });
-
+export function projectConfigsHandler(container: Container, service: ProjectConfigService) {
   return async (req: Request, res: Response): Promise<void> => {
     const relay = req.relay!;
     container.relayActivity.noteConfigFetch(relay.relayId, relay.internalBy);
@@ -126,7 +124,7 @@ export const REPLY_WRITE_TIMEOUT_MS = 30_000;
  * chunks as they are, which Node's HTTP layer gathers (the socket is corked until the next tick)
  * into one `writev`, so the stored config buffers are never copied into one body first.
  */
-export function sendJson(res: Response, reply: ConfigReply, writeTimeoutMs = REPLY_WRITE_TIMEOUT_MS): void {
+export function sendJson(res: ServerResponse, reply: ConfigReply, writeTimeoutMs = REPLY_WRITE_TIMEOUT_MS): void {
   const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': reply.length, vary: 'Accept-Encoding' };
   if (reply.gzip) headers['content-encoding'] = 'gzip';
   const { release } = reply;

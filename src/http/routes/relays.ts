@@ -5,9 +5,10 @@ import { Relay } from '../../db/entities';
 import { BadRequestError, RelayRegistrationError, TooManyRequestsError, ValidationError } from '../../errors';
 import { parseRelayPublicKey, verifyRelaySignature } from '../../relay-auth/keys';
 import { UUID_RE } from '../../formats';
-import { relayAuth, type RelayAuthDeps } from '../../relay-auth/middleware';
+import { relayAuth, type RelayAuthDeps, type RelayAuthenticator } from '../../relay-auth/middleware';
 import type { RefusalReason } from '../../relay-auth/refusals';
 import { createRegistrationToken, verifyRegistrationToken } from '../../relay-auth/registration-token';
+import type { ProjectConfigService } from '../../services/project-configs';
 import { recordRelayRegistration } from '../../services/relays';
 import { rawBody } from '../raw-body';
 import { projectConfigsHandler } from './project-configs';
@@ -20,7 +21,7 @@ import { projectConfigsHandler } from './project-configs';
 /** Max age of the self-signed challenge request and of the challenge token. */
 const REGISTRATION_MAX_AGE_S = 60;
 /** Relay sends at most 500 keys; 1 MiB is far above any genuine request. */
-const RAW_BODY_LIMIT = 1024 * 1024;
+export const RAW_BODY_LIMIT = 1024 * 1024;
 
 const invalid = (text: string) => new RelayRegistrationError('relay_registration_invalid', text);
 
@@ -61,7 +62,7 @@ function parseRegistrationBody<T>(req: Request, schema: z.ZodType<T>): T {
 }
 
 /** What the signature middleware needs from the container. */
-function relayAuthDeps(container: Container): RelayAuthDeps {
+export function relayAuthDeps(container: Container): RelayAuthDeps {
   return {
     relayKeys: container.relayKeys,
     trustedKeys: container.trustedKeys,
@@ -160,6 +161,6 @@ export function relaysRouter(container: Container): Router {
  * The handlers of `POST /api/0/relays/projectconfigs/`, mounted by the app directly (ahead of
  * everything else): it is the hot path, and a nested router only adds work per request.
  */
-export function projectConfigsRoute(container: Container): RequestHandler[] {
-  return [rawBody(RAW_BODY_LIMIT), relayAuth(relayAuthDeps(container), 'projectconfigs'), projectConfigsHandler(container)];
+export function projectConfigsRoute(container: Container, lanes: { service: ProjectConfigService; authenticate: RelayAuthenticator }): RequestHandler[] {
+  return [rawBody(RAW_BODY_LIMIT), relayAuth(relayAuthDeps(container), 'projectconfigs', lanes.authenticate), projectConfigsHandler(container, lanes.service)];
 }
