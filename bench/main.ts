@@ -134,9 +134,12 @@ async function hotPath(b: Bench, env: NodeJS.ProcessEnv, redisUrl: string, prefi
     const memory = await configMemory(b, hot.publicKeys.slice(0, 20));
     // Keys the reply budget answered as pending (a reply that waited 2 s for it): 0 unless the API fell behind.
     const heldBack = await metric(b.api.url, 'relay_projectconfig_keys_total', { result: 'held_back' });
+    // Whether the polls took the config poll lane (src/http/config-poll-lane.ts) or Express's route.
+    const laneAnswered = await metric(b.api.url, 'relay_projectconfig_poll_lane_total', { outcome: 'answered' });
+    const laneHandedOver = await metric(b.api.url, 'relay_projectconfig_poll_lane_total', { outcome: 'handed_over' });
     const reply = `${KEYS_PER_HOT_REQUEST} keys, ${Math.round(service.bytesPerReply / 1024)} KiB per reply`;
     b.figures.push(
-      { name: `hot path (${variant}): service throughput`, value: service.perSecond, unit: 'req/s', detail: `${reply}; p50 ${service.p50Ms.toFixed(1)} ms, p99 ${service.p99Ms.toFixed(1)} ms, ${service.errors} errors; ${heldBack} keys held back by the reply budget so far` },
+      { name: `hot path (${variant}): service throughput`, value: service.perSecond, unit: 'req/s', detail: `${reply}; p50 ${service.p50Ms.toFixed(1)} ms, p99 ${service.p99Ms.toFixed(1)} ms, ${service.errors} errors; ${heldBack} keys held back by the reply budget so far; polls so far answered in the poll lane ${laneAnswered}, handed to Express ${laneHandedOver}` },
       { name: `hot path (${variant}): floor throughput`, value: floorResult.perSecond, unit: 'req/s', detail: `p50 ${floorResult.p50Ms.toFixed(1)} ms, p99 ${floorResult.p99Ms.toFixed(1)} ms, ${floorResult.errors} errors` },
       { name: `hot path (${variant}): floor in Express, throughput`, value: expressResult.perSecond, unit: 'req/s', detail: `${(expressResult.perSecond / floorResult.perSecond).toFixed(2)} × floor: Express's own share of the gap` },
       { name: `hot path (${variant}): CPU per request, service`, value: service.cpuMsPerRequest, unit: 'ms', detail: `gzip ${gzip.cpuMsPerRequest.toFixed(3)} ms, floor ${floorResult.cpuMsPerRequest.toFixed(3)} ms, floor in Express ${expressResult.cpuMsPerRequest.toFixed(3)} ms (server process only); the API's major GCs in these rounds: ${gc1.count - gc0.count} taking ${(gc1.seconds - gc0.seconds).toFixed(2)} s` },

@@ -5,6 +5,8 @@ export interface Metrics {
   registry: Registry;
   /** v3 keys answered from the cache, listed as pending, answered `unchanged`, computed (noCache), or failed to compute (noCache). */
   projectConfigKeys: Counter<'result'>;
+  /** v3 polls of `?version=3` with a declared body: answered in the config poll lane, or handed to Express. */
+  configPollLane: Counter<'outcome'>;
   /** Keys another request had already claimed (a build was in flight). */
   buildClaimConflicts: Counter;
   /** Build jobs enqueued by the API. */
@@ -51,6 +53,12 @@ export function createMetrics(role: string): Metrics {
   const metrics: Metrics = {
     registry,
     projectConfigKeys: new Counter({ name: 'relay_projectconfig_keys_total', help: 'v3 keys answered, by result (cached, pending, unchanged; held_back: cached but listed as pending because the reply budget was spent; computed or failed for noCache)', labelNames: ['result'], registers }),
+    configPollLane: new Counter({
+      name: 'relay_projectconfig_poll_lane_total',
+      help: "Relay's steady-state v3 polls answered outside Express (answered), or handed to the Express route (handed_over: another shape, a refusal, a restricted relay, Redis unavailable)",
+      labelNames: ['outcome'],
+      registers,
+    }),
     buildClaimConflicts: new Counter({ name: 'relay_projectconfig_claim_conflicts_total', help: 'Missing keys another request had already claimed for a build', registers }),
     buildJobsScheduled: new Counter({ name: 'relay_projectconfig_build_jobs_scheduled_total', help: 'Build jobs enqueued', registers }),
     projectConfigBuilds: new Counter({ name: 'relay_projectconfig_builds_total', help: 'Project configs computed (one per key), by trigger', labelNames: ['trigger'], registers }),

@@ -1,5 +1,6 @@
-import type { RequestListener } from 'node:http';
-import express, { type RequestHandler } from 'express';
+import type { IncomingMessage, RequestListener } from 'node:http';
+import express, { type Express, type RequestHandler } from 'express';
+import proxyaddr from 'proxy-addr';
 import type { Container } from '../container';
 import { ADMIN_BODY_LIMIT_BYTES } from '../admin/limits';
 import { AVATAR_PATH, setSystemUrlPrefix } from '../admin/urls';
@@ -27,10 +28,12 @@ export function createApp(container: Container, options: { configPollLane?: bool
   };
   const app = expressApp(container, lanes);
   if (options.configPollLane === false) return app; // for tests: the Express route alone
-  return configPollLane({ ...lanes, relayActivity: container.relayActivity, metrics, logger, bodyLimit: RAW_BODY_LIMIT }, app);
+  const trust = app.get('trust proxy fn') as (address: string, hop: number) => boolean;
+  const clientIp = (req: IncomingMessage) => proxyaddr(req, trust);
+  return configPollLane({ ...lanes, relayActivity: container.relayActivity, metrics, logger, bodyLimit: RAW_BODY_LIMIT, clientIp }, app);
 }
 
-function expressApp(container: Container, lanes: Parameters<typeof projectConfigsRoute>[1]): RequestListener {
+function expressApp(container: Container, lanes: Parameters<typeof projectConfigsRoute>[1]): Express {
   const app = express();
   // Express's default ETag hashes every body (costly on the config hot path); Relay never revalidates.
   app.set('etag', false);

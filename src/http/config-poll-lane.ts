@@ -18,10 +18,12 @@ export interface ConfigPollLaneDeps {
   service: ProjectConfigService;
   authenticate: RelayAuthenticator;
   relayActivity: Pick<RelayActivity, 'noteConfigFetch'>;
-  metrics: Pick<Metrics, 'httpRequests' | 'httpRequestDuration'>;
+  metrics: Pick<Metrics, 'httpRequests' | 'httpRequestDuration' | 'configPollLane'>;
   logger: Logger;
   /** The body size the Relay routes take (larger declared bodies go to Express, which refuses them). */
   bodyLimit: number;
+  /** The client address as Express's `req.ip` gives it (the same `trust proxy` setting). */
+  clientIp(req: IncomingMessage): string | undefined;
 }
 
 /**
@@ -32,9 +34,8 @@ export interface ConfigPollLaneDeps {
  * second. Only the successful answer is given here, by the same service, signature check,
  * metrics and error catalogue as the Express route. Every other request — another version,
  * method or encoding, a body the signature check or the common shape check refuses, a relay
- * that is not internal by its key — goes to Express, with the body already read, and is answered
- * there exactly as before. (The caller's address is not looked at here: a relay internal only
- * by `INTERNAL_SYSTEM_IPS` is found so in Express, which resolves `trust proxy`.)
+ * that is not internal — goes to Express with the body and the signature check's outcome, and is
+ * answered there exactly as before (refusals are reported there, once).
  */
 export function configPollLane(deps: ConfigPollLaneDeps, express: RequestListener): RequestListener {
   return (req, res) => {
@@ -58,25 +59,30 @@ function plainBodyWithin(req: IncomingMessage, limit: number): boolean {
 }
 
 async function answer(deps: ConfigPollLaneDeps, express: RequestListener, req: IncomingMessage, res: ServerResponse, body: Buffer, startedAt: bigint): Promise<void> {
-  const handOver = () => {
-    setPreReadBody(req, body);
-    express(req, res);
-  };
   const relayId = req.headers['x-sentry-relay-id'];
   const signature = req.headers['x-sentry-relay-signature'];
   let outcome: Awaited<ReturnType<RelayAuthenticator>>;
   try {
-    outcome = await deps.authenticate({ relayId: typeof relayId === 'string' ? relayId : undefined, signature: typeof signature === 'string' ? signature : undefined, body, ip: undefined });
+    outcome = await deps.authenticate({ relayId: typeof relayId === 'string' ? relayId : undefined, signature: typeof signature === 'string' ? signature : undefined, body, ip: deps.clientIp(req) });
   } catch {
-    handOver(); // e.g. Redis unavailable: Express answers it as every other route does
+    // e.g. Redis unavailable: Express checks again and answers it as every other route does.
+    deps.metrics.configPollLane.inc({ outcome: 'handed_over' });
+    setPreReadBody(req, body);
+    express(req, res);
     return;
   }
+  const handOver = () => {
+    deps.metrics.configPollLane.inc({ outcome: 'handed_over' });
+    setPreReadBody(req, body, outcome);
+    express(req, res);
+  };
   if ('reason' in outcome || !outcome.relay.internal) return handOver();
   const candidate = outcome.body;
   if (candidate === null || typeof candidate !== 'object' || Array.isArray(candidate)) return handOver();
   const request = candidate as Record<string, unknown>;
   if (!isCommonRequest(request)) return handOver();
   const { relay } = outcome;
+  deps.metrics.configPollLane.inc({ outcome: 'answered' });
   deps.relayActivity.noteConfigFetch(relay.relayId, relay.internalBy);
   res.once('finish', () => recordRequest(deps.metrics, ROUTE, 'POST', res.statusCode, startedAt));
   try {

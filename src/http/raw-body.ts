@@ -2,12 +2,20 @@ import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
 import { PayloadTooLargeError, UnsupportedEncodingError } from '../errors';
 
-/** A body read before the request reached Express (the config poll's fast lane hands such requests on). */
-const preRead = new WeakMap<IncomingMessage, Buffer>();
+/**
+ * A body read before the request reached Express (the config poll lane hands such requests on),
+ * with the signature check's outcome when it was made.
+ */
+const preRead = new WeakMap<IncomingMessage, { body: Buffer; authenticated?: unknown }>();
 
 /** Marks `req`'s body as read already: `rawBody` takes these bytes instead of reading the stream. */
-export function setPreReadBody(req: IncomingMessage, body: Buffer): void {
-  preRead.set(req, body);
+export function setPreReadBody(req: IncomingMessage, body: Buffer, authenticated?: unknown): void {
+  preRead.set(req, { body, authenticated });
+}
+
+/** The signature check's outcome the lane left with a handed-over request (undefined: none). */
+export function preAuthenticated(req: IncomingMessage): unknown {
+  return preRead.get(req)?.authenticated;
 }
 
 /**
@@ -17,9 +25,9 @@ export function setPreReadBody(req: IncomingMessage, body: Buffer): void {
  */
 export function rawBody(limitBytes: number): RequestHandler {
   return (req, _res, next) => {
-    const body = preRead.get(req);
-    if (body) {
-      req.body = body;
+    const handedOver = preRead.get(req);
+    if (handedOver) {
+      req.body = handedOver.body;
       next();
       return;
     }

@@ -51,8 +51,11 @@ export interface SignedRequest {
   ip: string | undefined;
 }
 
-/** Verifies a signed request: the relay and the parsed body, or why it is refused. */
-export type RelayAuthenticator = (request: SignedRequest) => Promise<{ relay: AuthenticatedRelay; body: unknown } | RelayAuthRefusal>;
+/** The relay and the parsed body of a verified request, or why it is refused. */
+export type AuthOutcome = { relay: AuthenticatedRelay; body: unknown } | RelayAuthRefusal;
+
+/** Verifies a signed request. */
+export type RelayAuthenticator = (request: SignedRequest) => Promise<AuthOutcome>;
 
 export function relayAuthenticator(deps: Pick<RelayAuthDeps, 'relayKeys' | 'trustedKeys' | 'policy'>): RelayAuthenticator {
   const staticKeys = new Map<string, ReturnType<typeof parseRelayPublicKey>>();
@@ -95,9 +98,15 @@ export function relayAuthenticator(deps: Pick<RelayAuthDeps, 'relayKeys' | 'trus
  * attaches the relay and the parsed body. 401 bodies as Sentry sends them (PROTOCOL.md §2); the
  * operator sees the reason in the log and in `relay_auth_refusals_total`.
  */
-export function relayAuth(deps: RelayAuthDeps, endpoint: 'projectconfigs' | 'publickeys', authenticate: RelayAuthenticator = relayAuthenticator(deps)): RequestHandler {
+export function relayAuth(
+  deps: RelayAuthDeps,
+  endpoint: 'projectconfigs' | 'publickeys',
+  authenticate: RelayAuthenticator = relayAuthenticator(deps),
+  /** The outcome of a check made before the request reached Express, if any (the config poll lane). */
+  checkedBefore: (req: Request) => AuthOutcome | undefined = () => undefined,
+): RequestHandler {
   return async (req: Request, _res: Response, next: NextFunction) => {
-    const outcome = await authenticate({
+    const outcome = checkedBefore(req) ?? await authenticate({
       relayId: req.get('x-sentry-relay-id'),
       signature: req.get('x-sentry-relay-signature'),
       body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),

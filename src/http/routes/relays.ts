@@ -5,12 +5,12 @@ import { Relay } from '../../db/entities';
 import { BadRequestError, RelayRegistrationError, TooManyRequestsError, ValidationError } from '../../errors';
 import { parseRelayPublicKey, verifyRelaySignature } from '../../relay-auth/keys';
 import { UUID_RE } from '../../formats';
-import { relayAuth, type RelayAuthDeps, type RelayAuthenticator } from '../../relay-auth/middleware';
+import { relayAuth, type AuthOutcome, type RelayAuthDeps, type RelayAuthenticator } from '../../relay-auth/middleware';
 import type { RefusalReason } from '../../relay-auth/refusals';
 import { createRegistrationToken, verifyRegistrationToken } from '../../relay-auth/registration-token';
 import type { ProjectConfigService } from '../../services/project-configs';
 import { recordRelayRegistration } from '../../services/relays';
-import { rawBody } from '../raw-body';
+import { preAuthenticated, rawBody } from '../raw-body';
 import { projectConfigsHandler } from './project-configs';
 
 /**
@@ -162,5 +162,6 @@ export function relaysRouter(container: Container): Router {
  * everything else): it is the hot path, and a nested router only adds work per request.
  */
 export function projectConfigsRoute(container: Container, lanes: { service: ProjectConfigService; authenticate: RelayAuthenticator }): RequestHandler[] {
-  return [rawBody(RAW_BODY_LIMIT), relayAuth(relayAuthDeps(container), 'projectconfigs', lanes.authenticate), projectConfigsHandler(container, lanes.service)];
+  const checkedBefore = (req: Request) => preAuthenticated(req) as AuthOutcome | undefined;
+  return [rawBody(RAW_BODY_LIMIT), relayAuth(relayAuthDeps(container), 'projectconfigs', lanes.authenticate, checkedBefore), projectConfigsHandler(container, lanes.service)];
 }
