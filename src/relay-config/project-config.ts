@@ -14,9 +14,11 @@ import type { BuildContext, DisabledConfig, KeyRow, ProjectConfig, ProjectConfig
  * The version of what configs contain. Bump it with every change to what a build writes (a new
  * field, a changed default): workers that start with a newer format than the one stamped in Redis
  * recompute every cached config in place (jobs/recompute-all-configs.processor.ts), so Relays
- * never see the upgrade as a gap. 2: the full config of Sentry (issue 10).
+ * never see the upgrade as a gap. 2: the full config of Sentry (issue 10). 3: the gzip entry stored
+ * in segments under a new key (`:entry.gz`), its shared texts referred back to in a reply, so every
+ * cached config gets one at once instead of compressing per request until it is rebuilt.
  */
-export const CONFIG_FORMAT = 2;
+export const CONFIG_FORMAT = 3;
 
 export const DISABLED_CONFIG: DisabledConfig = Object.freeze({ disabled: true as const });
 
