@@ -113,4 +113,40 @@ describe('a reply whose client stopped reading', () => {
       await new Promise((r) => server.close(r));
     }
   });
+
+  it('gives the bytes back of a reply whose client left while it was being made (its close came before the reply)', async () => {
+    let releases = 0;
+    let requestArrived!: () => void;
+    const arrived = new Promise<void>((resolve) => (requestArrived = resolve));
+    let replyReady!: () => void;
+    const ready = new Promise<void>((resolve) => (replyReady = resolve));
+    let answered!: () => void;
+    const done = new Promise<void>((resolve) => (answered = resolve));
+    const app = express();
+    app.get('/', async (_req, res) => {
+      requestArrived();
+      await ready; // the reply is being made (Redis read) while the client goes away
+      sendJson(res, { chunks: [Buffer.from('{}')], length: 2, gzip: false, release: () => (releases += 1) });
+      answered();
+    });
+    const server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    const { port } = server.address() as AddressInfo;
+    try {
+      const client = connect(port, '127.0.0.1');
+      client.on('error', () => undefined);
+      client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      await arrived;
+      client.destroy();
+      await new Promise((r) => setTimeout(r, 100)); // the server sees the socket close
+      replyReady();
+      await done;
+      await new Promise((r) => setTimeout(r, 50));
+      expect(releases).toBe(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
 });

@@ -372,7 +372,8 @@ export class GzipSplicer {
         else {
           // The identity is a hash of the text's bytes, so an earlier copy has the same length.
           const earlier = this.sharedAt.get(segment.shared);
-          this.parts.push(earlier !== undefined && at - earlier <= WINDOW ? backReferenceBlock(segment.plainLength, at - earlier) : segment.deflated);
+          const reachable = earlier !== undefined && at - earlier <= WINDOW && segment.plainLength >= MIN_MATCH;
+          this.parts.push(reachable ? backReferenceBlock(segment.plainLength, at - earlier) : segment.deflated);
           this.sharedAt.set(segment.shared, at);
         }
         at += segment.plainLength;

@@ -125,9 +125,14 @@ export const REPLY_WRITE_TIMEOUT_MS = 30_000;
  * into one `writev`, so the stored config buffers are never copied into one body first.
  */
 export function sendJson(res: ServerResponse, reply: ConfigReply, writeTimeoutMs = REPLY_WRITE_TIMEOUT_MS): void {
+  const { release } = reply;
+  // The client left while the reply was made: its 'close' has been emitted already.
+  if (res.destroyed || res.socket?.destroyed === true) {
+    release?.();
+    return;
+  }
   const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': reply.length, vary: 'Accept-Encoding' };
   if (reply.gzip) headers['content-encoding'] = 'gzip';
-  const { release } = reply;
   if (release) {
     const stalled = setTimeout(() => res.destroy(), writeTimeoutMs);
     // 'close' follows 'finish' (every byte handed to the socket) and an aborted or destroyed response alike.
