@@ -165,6 +165,25 @@ function projectConfigCacheContract(name: string, make: (claimTtlS: number) => {
       expect(await redis.exists(layout.legacyDeflated(key(3)))).toBe(0);
     });
 
+    it('answers from the stored entry only while it is the config: a config or rev changed by an older version is answered plain', async () => {
+      const { cache, layout } = make(10);
+      await cache.writeIfCurrent([entry(key(6), 1, 10, 'r1')], await cache.generation(), 60, null);
+      const [fromEntry] = await cache.lookupOrClaim([key(6)], [null], 't', { deflated: true });
+      expect(fromEntry?.status).toBe('cached-deflated');
+      // An older version's writer: config and rev (and its own entry key), never this version's entry.
+      await redis.set(layout.config(key(6)), '{"newer":true}', 'EX', 60);
+      await redis.set(layout.rev(key(6)), 'r2', 'EX', 60);
+      expect(await cache.lookupOrClaim([key(6)], [null], 't', { deflated: true })).toEqual([{ status: 'cached', json: Buffer.from('{"newer":true}') }]);
+      // ... and its disable (the rev deleted, the config disabled).
+      await redis.set(layout.config(key(6)), DISABLED_JSON, 'EX', 60);
+      await redis.del(layout.rev(key(6)));
+      expect(await cache.lookupOrClaim([key(6)], [null], 't', { deflated: true })).toEqual([{ status: 'cached', json: Buffer.from(DISABLED_JSON) }]);
+      // This version's own disable stores an entry without a rev, which is taken.
+      await cache.disableCached([key(6)]);
+      const [disabled] = await cache.lookupOrClaim([key(6)], [null], 't', { deflated: true });
+      expect(disabled?.status).toBe('cached-deflated');
+    });
+
     it('answers a config that has no piece (written by an older version) with its plain bytes', async () => {
       const { cache, layout } = make(10);
       await redis.set(layout.config(key(2)), '{"old":true}', 'EX', 60);

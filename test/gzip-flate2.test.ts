@@ -1,6 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodePiece } from '../src/caches/gzip-splice';
+import { currentPiece } from '../src/caches/project-config-cache';
 import { seed, type SeedResult } from '../src/db/seed';
 import { buildFlate2Decoder, flate2Decode } from './support/flate2';
 import type { TestRelay } from './support/relay-client';
@@ -99,7 +99,8 @@ describe("v3 gzip replies decode byte-identically with Rust's flate2", () => {
     // in the entry before, so the reply is under the 0.2× its entries compressed one by one reach.
     expect(plain.length).toBeGreaterThan(100 * 4096);
     expect(gzip.length).toBeLessThan(plain.length * 0.17);
-    const piece = decodePiece((await server.container.redis.getBuffer(server.container.layout.deflated(cached[0])))!);
+    const { redis, layout } = server.container;
+    const piece = currentPiece((await redis.getBuffer(layout.deflated(cached[0])))!, await redis.getBuffer(layout.rev(cached[0])));
     expect(piece?.segments?.filter((segment) => segment.shared !== null).length).toBeGreaterThanOrEqual(2);
     // The decoder checks what it is given: the same reply with one bit of its CRC-32 flipped is refused.
     const corrupted = Buffer.from(gzip);

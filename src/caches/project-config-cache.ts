@@ -272,15 +272,40 @@ export interface ProjectConfigCacheOptions {
  * The stored piece of one entry of a reply's `configs` map: `"<publicKey>":<config JSON>`, so the
  * key is compressed with the config (it recurs inside it) instead of travelling as plain glue.
  */
-export function replyEntryPiece(publicKey: string, json: string): Buffer {
-  return storedForms(publicKey, json).piece;
+export function replyEntryPiece(publicKey: string, json: string, rev: string | null = null): Buffer {
+  return storedForms(publicKey, json, [], rev).piece;
+}
+
+/*
+ * A stored entry starts with the rev of the config it was made from (a byte of length, then the
+ * rev; empty for a config without one): a reader takes the entry only while the config's `.rev`
+ * says the same. Writers of this version set config, rev and entry together, but a process of an
+ * older version (a rolling upgrade) writes configs and revs without touching this key, and a
+ * reader must not answer from an entry that no longer is the config.
+ */
+
+/** The stored value of an entry: its config's rev, then the piece. */
+function withRev(rev: string | null, piece: Buffer): Buffer {
+  const revBytes = Buffer.from(rev ?? '', 'latin1');
+  if (revBytes.length > 255) throw new Error('a rev longer than 255 bytes');
+  return Buffer.concat([Buffer.from([revBytes.length]), revBytes, piece]);
+}
+
+/** The piece of a stored entry when it was made from the config whose `.rev` is `rev` (null: none stored), else null. */
+export function currentPiece(stored: Buffer, rev: Buffer | null): DeflatedPiece | null {
+  if (stored.length < 1) return null;
+  const revLength = stored[0];
+  if (stored.length < 1 + revLength) return null;
+  const storedRev = stored.subarray(1, 1 + revLength);
+  if (rev === null ? revLength !== 0 : !storedRev.equals(rev)) return null;
+  return decodePiece(stored.subarray(1 + revLength));
 }
 
 /**
  * What is stored for one config: its bytes and its reply entry's piece. The config bytes are a
  * view into the entry's own encoding, so a config is turned into UTF-8 once, not twice.
  */
-function storedForms(publicKey: string, json: string, shared: readonly SharedSpan[] = []): { config: Buffer; piece: Buffer } {
+function storedForms(publicKey: string, json: string, shared: readonly SharedSpan[], rev: string | null): { config: Buffer; piece: Buffer } {
   const head = `"${publicKey}":`;
   const entry = Buffer.from(head + json);
   const headBytes = Buffer.byteLength(head);
@@ -294,7 +319,7 @@ function storedForms(publicKey: string, json: string, shared: readonly SharedSpa
       shared.map((span) => ({ offset: headBytes + (ascii ? span.start : Buffer.byteLength(json.slice(0, span.start))), text: span.text })),
     );
   }
-  return { config: entry.subarray(headBytes), piece: encodePiece(piece) };
+  return { config: entry.subarray(headBytes), piece: withRev(rev, encodePiece(piece)) };
 }
 
 export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisLayout, options: ProjectConfigCacheOptions): ProjectConfigCache {
@@ -344,7 +369,7 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
   async function writeOnCluster(entries: readonly ConfigWriteEntry[], startedAt: number, ttlS: number, claimToken: string | null) {
     const flags = await Promise.all(
       entries.map((e) => {
-        const stored = storedForms(e.publicKey, e.json, e.shared);
+        const stored = storedForms(e.publicKey, e.json, e.shared ?? [], e.rev);
         return r.relayWriteKey(5, layout.config(e.publicKey), layout.deflated(e.publicKey), layout.computedAt(e.publicKey), layout.claim(e.publicKey), layout.legacyDeflated(e.publicKey), startedAt, e.rev ?? '', ttlS, claimToken ?? '', stored.config, stored.piece);
       }),
     );
@@ -382,9 +407,11 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
         return results as LookupResult[];
       }
       if (lookup.deflated) {
-        const pieces = await mgetBuffer(wanted.map((i) => layout.deflated(publicKeys[i])));
+        // Each entry with its config's rev: an entry is taken only while it is the config's (currentPiece).
+        const read = await mgetBuffer(wanted.flatMap((i) => [layout.deflated(publicKeys[i]), layout.rev(publicKeys[i])]));
         wanted = wanted.filter((i, j) => {
-          const piece = pieces[j] ? decodePiece(pieces[j]) : null;
+          const stored = read[2 * j];
+          const piece = stored ? currentPiece(stored, read[2 * j + 1]) : null;
           if (piece) results[i] = { status: 'cached-deflated', piece };
           return !piece;
         });
@@ -430,7 +457,7 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
           layout.legacyDeflated(e.publicKey),
         );
         // Compressed once here, so no reply ever compresses a config.
-        const stored = storedForms(e.publicKey, e.json, e.shared);
+        const stored = storedForms(e.publicKey, e.json, e.shared ?? [], e.rev);
         args.push(stored.config, e.rev ?? '', stored.piece);
       }
       if (claimToken) for (const e of entries) keys.push(layout.claim(e.publicKey));
