@@ -67,13 +67,13 @@ async function answer(deps: ConfigPollLaneDeps, express: RequestListener, req: I
   } catch {
     // e.g. Redis unavailable: Express checks again and answers it as every other route does.
     deps.metrics.configPollLane.inc({ outcome: 'handed_over' });
-    setPreReadBody(req, body);
+    setPreReadBody(req, body, startedAt);
     express(req, res);
     return;
   }
   const handOver = () => {
     deps.metrics.configPollLane.inc({ outcome: 'handed_over' });
-    setPreReadBody(req, body, outcome);
+    setPreReadBody(req, body, startedAt, outcome);
     express(req, res);
   };
   if ('reason' in outcome || !outcome.relay.internal) return handOver();

@@ -6,11 +6,19 @@ import { PayloadTooLargeError, UnsupportedEncodingError } from '../errors';
  * A body read before the request reached Express (the config poll lane hands such requests on),
  * with the signature check's outcome when it was made.
  */
-const preRead = new WeakMap<IncomingMessage, { body: Buffer; authenticated?: unknown }>();
+const preRead = new WeakMap<IncomingMessage, { body: Buffer; startedAt: bigint; authenticated?: unknown }>();
 
-/** Marks `req`'s body as read already: `rawBody` takes these bytes instead of reading the stream. */
-export function setPreReadBody(req: IncomingMessage, body: Buffer, authenticated?: unknown): void {
-  preRead.set(req, { body, authenticated });
+/**
+ * Marks `req`'s body as read already: `rawBody` takes these bytes instead of reading the stream.
+ * `startedAt` is when the request arrived (`process.hrtime.bigint()`), for its duration metric.
+ */
+export function setPreReadBody(req: IncomingMessage, body: Buffer, startedAt: bigint, authenticated?: unknown): void {
+  preRead.set(req, { body, startedAt, authenticated });
+}
+
+/** When a handed-over request arrived (before its body was read), if it was handed over. */
+export function handedOverAt(req: IncomingMessage): bigint | undefined {
+  return preRead.get(req)?.startedAt;
 }
 
 /** The signature check's outcome the lane left with a handed-over request (undefined: none). */

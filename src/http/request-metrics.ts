@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Metrics } from '../metrics';
+import { handedOverAt } from './raw-body';
 
 /**
  * Counts every request by route pattern (never the raw path, whose keys and ids would make the
@@ -7,7 +8,8 @@ import type { Metrics } from '../metrics';
  */
 export function requestMetrics(metrics: RequestMetricsDeps): RequestHandler {
   return (req, res, next) => {
-    const startedAt = process.hrtime.bigint();
+    // A poll the config poll lane handed over arrived when the lane began reading it.
+    const startedAt = handedOverAt(req) ?? process.hrtime.bigint();
     res.once('finish', () => {
       const pattern = (req.route as { path?: unknown } | undefined)?.path;
       const route = typeof pattern === 'string' ? `${req.baseUrl}${pattern}` : req.baseUrl.startsWith('/admin/queues') ? '/admin/queues' : 'unmatched';
