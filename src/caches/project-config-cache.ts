@@ -272,8 +272,8 @@ export interface ProjectConfigCacheOptions {
  * The stored piece of one entry of a reply's `configs` map: `"<publicKey>":<config JSON>`, so the
  * key is compressed with the config (it recurs inside it) instead of travelling as plain glue.
  */
-export function replyEntryPiece(publicKey: string, json: string, rev: string | null = null): Buffer {
-  return storedForms(publicKey, json, [], rev).piece;
+export function replyEntryPiece(publicKey: string, json: string): Buffer {
+  return storedForms(publicKey, json, [], null).piece;
 }
 
 /*
@@ -286,7 +286,7 @@ export function replyEntryPiece(publicKey: string, json: string, rev: string | n
 
 /** The stored value of an entry: its config's rev, then the piece. */
 function withRev(rev: string | null, piece: Buffer): Buffer {
-  const revBytes = Buffer.from(rev ?? '', 'latin1');
+  const revBytes = Buffer.from(rev ?? ''); // UTF-8, as the `.rev` key is written
   if (revBytes.length > 255) throw new Error('a rev longer than 255 bytes');
   return Buffer.concat([Buffer.from([revBytes.length]), revBytes, piece]);
 }

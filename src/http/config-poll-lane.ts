@@ -7,7 +7,7 @@ import type { ProjectConfigService } from '../services/project-configs';
 import { errorResponse } from './error-handler';
 import { setPreReadBody } from './raw-body';
 import { recordRequest } from './request-metrics';
-import { acceptsGzipEncoding, isCommonRequest, requestedKeys, sendJson } from './routes/project-configs';
+import { answerVersionThree, commonRequest } from './routes/project-configs';
 
 /** The route label of the config endpoint (the same as Express's `req.route` gives it). */
 const ROUTE = '/api/0/relays/projectconfigs/';
@@ -77,18 +77,14 @@ async function answer(deps: ConfigPollLaneDeps, express: RequestListener, req: I
     express(req, res);
   };
   if ('reason' in outcome || !outcome.relay.internal) return handOver();
-  const candidate = outcome.body;
-  if (candidate === null || typeof candidate !== 'object' || Array.isArray(candidate)) return handOver();
-  const request = candidate as Record<string, unknown>;
-  if (!isCommonRequest(request)) return handOver();
+  const request = commonRequest(outcome.body);
+  if (!request) return handOver();
   const { relay } = outcome;
   deps.metrics.configPollLane.inc({ outcome: 'answered' });
   deps.relayActivity.noteConfigFetch(relay.relayId, relay.internalBy);
   res.once('finish', () => recordRequest(deps.metrics, ROUTE, 'POST', res.statusCode, startedAt));
   try {
-    const { keys, revisions } = requestedKeys(request);
-    const reply = await deps.service.versionThree(relay, { keys, revisions, noCache: request.noCache === true, global: request.global === true, acceptsGzip: acceptsGzipEncoding(req.headers['accept-encoding']) });
-    sendJson(res, reply);
+    await answerVersionThree(deps.service, relay, request, req.headers['accept-encoding'], res);
   } catch (error) {
     if (res.headersSent) {
       deps.logger.error({ err: error, path: ROUTE }, 'error after the response started');

@@ -1,18 +1,19 @@
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
 import { PayloadTooLargeError, UnsupportedEncodingError } from '../errors';
+import type { AuthOutcome } from '../relay-auth/middleware';
 
 /**
  * A body read before the request reached Express (the config poll lane hands such requests on),
  * with the signature check's outcome when it was made.
  */
-const preRead = new WeakMap<IncomingMessage, { body: Buffer; startedAt: bigint; authenticated?: unknown }>();
+const preRead = new WeakMap<IncomingMessage, { body: Buffer; startedAt: bigint; authenticated?: AuthOutcome }>();
 
 /**
  * Marks `req`'s body as read already: `rawBody` takes these bytes instead of reading the stream.
  * `startedAt` is when the request arrived (`process.hrtime.bigint()`), for its duration metric.
  */
-export function setPreReadBody(req: IncomingMessage, body: Buffer, startedAt: bigint, authenticated?: unknown): void {
+export function setPreReadBody(req: IncomingMessage, body: Buffer, startedAt: bigint, authenticated?: AuthOutcome): void {
   preRead.set(req, { body, startedAt, authenticated });
 }
 
@@ -22,7 +23,7 @@ export function handedOverAt(req: IncomingMessage): bigint | undefined {
 }
 
 /** The signature check's outcome the lane left with a handed-over request (undefined: none). */
-export function preAuthenticated(req: IncomingMessage): unknown {
+export function preAuthenticated(req: IncomingMessage): AuthOutcome | undefined {
   return preRead.get(req)?.authenticated;
 }
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Container } from '../../container';
 import { BadRequestError, RelayStringError } from '../../errors';
 import { PUBLIC_KEY_RE } from '../../services/keys';
-import type { ConfigReply, ProjectConfigService } from '../../services/project-configs';
+import type { ConfigRelay, ConfigReply, ProjectConfigService } from '../../services/project-configs';
 
 /**
  * `POST /api/0/relays/projectconfigs/?version=N` (PROTOCOL.md §4): reads the version and the
@@ -25,12 +25,18 @@ const requestSchema = z.object({
     .max(MAX_KEYS, `projects may hold at most ${MAX_KEYS} ids`)
     .optional(),
 });
-export type ConfigRequest = z.infer<typeof requestSchema>;
+type ConfigRequest = z.infer<typeof requestSchema>;
 
 const optionalBoolean = (v: unknown) => v === undefined || v === null || typeof v === 'boolean';
 
-/** The shape Relay actually sends, checked directly; anything else goes through the schema. */
-export function isCommonRequest(body: Record<string, unknown>): body is ConfigRequest {
+const isJsonObject = (body: unknown): body is Record<string, unknown> => body !== null && typeof body === 'object' && !Array.isArray(body);
+
+/** The body when it has the shape Relay actually sends (checked directly), else null: the schema decides then. */
+export function commonRequest(body: unknown): ConfigRequest | null {
+  return isJsonObject(body) && isCommonRequest(body) ? body : null;
+}
+
+function isCommonRequest(body: Record<string, unknown>): body is ConfigRequest {
   const { publicKeys, revisions, fullConfig, noCache, global, projects } = body;
   return (
     Array.isArray(publicKeys) &&
@@ -45,8 +51,8 @@ export function isCommonRequest(body: Record<string, unknown>): body is ConfigRe
 }
 
 function parseRequest(body: unknown): ConfigRequest {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('The request body must be a JSON object');
-  if (isCommonRequest(body as Record<string, unknown>)) return body;
+  if (!isJsonObject(body)) throw new BadRequestError('The request body must be a JSON object');
+  if (isCommonRequest(body)) return body;
   const parsed = requestSchema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -57,7 +63,7 @@ function parseRequest(body: unknown): ConfigRequest {
 }
 
 /** Unique, well-formed keys in request order with their revisions (all null when the lengths differ). */
-export function requestedKeys(request: ConfigRequest): { keys: string[]; revisions: (string | null)[] } {
+function requestedKeys(request: ConfigRequest): { keys: string[]; revisions: (string | null)[] } {
   const publicKeys = request.publicKeys ?? [];
   const revisions = request.revisions && request.revisions.length === publicKeys.length ? request.revisions : null;
   const seen = new Set<string>();
@@ -87,9 +93,7 @@ export function projectConfigsHandler(container: Container, service: ProjectConf
     if (!['1', '2', '3'].includes(version)) throw new RelayStringError('unsupported_version', 'Unsupported version, we only support versions 1 to 3.');
     const request = parseRequest(req.relayBody ?? {});
     if (version === '3') {
-      const { keys, revisions } = requestedKeys(request);
-      const acceptsGzip = acceptsGzipEncoding(req.headers['accept-encoding']);
-      sendJson(res, await service.versionThree(relay, { keys, revisions, noCache: request.noCache === true, global: request.global === true, acceptsGzip }));
+      await answerVersionThree(service, relay, request, req.headers['accept-encoding'], res);
     } else if (version === '2') {
       sendJson(res, await service.versionTwo(relay, requestedKeys(request).keys));
     } else {
@@ -97,6 +101,13 @@ export function projectConfigsHandler(container: Container, service: ProjectConf
       res.json(await service.versionOne(relay, [...new Set((request.projects ?? []).map(Number))]));
     }
   };
+}
+
+/** Version 3's answer to a parsed request (the Express route and the config poll lane). */
+export async function answerVersionThree(service: ProjectConfigService, relay: ConfigRelay, request: ConfigRequest, acceptEncoding: string | string[] | undefined, res: ServerResponse): Promise<void> {
+  const { keys, revisions } = requestedKeys(request);
+  const acceptsGzip = acceptsGzipEncoding(acceptEncoding);
+  sendJson(res, await service.versionThree(relay, { keys, revisions, noCache: request.noCache === true, global: request.global === true, acceptsGzip }));
 }
 
 /** Whether an `Accept-Encoding` header takes gzip (`gzip`, `x-gzip` or `*`, with a q-value above 0). */

@@ -5,7 +5,7 @@ import { Relay } from '../../db/entities';
 import { BadRequestError, RelayRegistrationError, TooManyRequestsError, ValidationError } from '../../errors';
 import { parseRelayPublicKey, verifyRelaySignature } from '../../relay-auth/keys';
 import { UUID_RE } from '../../formats';
-import { relayAuth, type AuthOutcome, type RelayAuthDeps, type RelayAuthenticator } from '../../relay-auth/middleware';
+import { relayAuth, type RelayAuthDeps, type RelayAuthenticator } from '../../relay-auth/middleware';
 import type { RefusalReason } from '../../relay-auth/refusals';
 import { createRegistrationToken, verifyRegistrationToken } from '../../relay-auth/registration-token';
 import type { ProjectConfigService } from '../../services/project-configs';
@@ -162,6 +162,5 @@ export function relaysRouter(container: Container): Router {
  * everything else): it is the hot path, and a nested router only adds work per request.
  */
 export function projectConfigsRoute(container: Container, lanes: { service: ProjectConfigService; authenticate: RelayAuthenticator }): RequestHandler[] {
-  const checkedBefore = (req: Request) => preAuthenticated(req) as AuthOutcome | undefined;
-  return [rawBody(RAW_BODY_LIMIT), relayAuth(relayAuthDeps(container), 'projectconfigs', lanes.authenticate, checkedBefore), projectConfigsHandler(container, lanes.service)];
+  return [rawBody(RAW_BODY_LIMIT), relayAuth(relayAuthDeps(container), 'projectconfigs', lanes.authenticate, preAuthenticated), projectConfigsHandler(container, lanes.service)];
 }
