@@ -54,15 +54,17 @@ const DICTIONARY = 4 * 1024;
 /** Own segments shorter than this go in as stored blocks: a compressor call costs more than it saves there. */
 const STORED_BELOW = 128;
 
-/** `bytes` (< 64 KiB) as one stored block, byte-aligned as a flush leaves it. */
-function storedBlock(bytes: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(5 + bytes.length);
-  out[0] = 0x00; // BFINAL 0, BTYPE 00
-  out.writeUInt16LE(bytes.length, 1);
-  out.writeUInt16LE(~bytes.length & 0xffff, 3);
-  bytes.copy(out, 5);
-  return out;
+/** The 5-byte header of a stored (uncompressed) block of `length` (< 64 KiB) bytes; the stream is byte-aligned before it. */
+function storedHeader(length: number): Buffer {
+  const header = Buffer.allocUnsafe(5);
+  header[0] = 0x00; // BFINAL 0, BTYPE 00 (stored)
+  header.writeUInt16LE(length, 1);
+  header.writeUInt16LE(~length & 0xffff, 3);
+  return header;
 }
+
+/** `bytes` (< 64 KiB) as one stored block, byte-aligned as a flush leaves it. */
+const storedBlock = (bytes: Buffer): Buffer => Buffer.concat([storedHeader(bytes.length), bytes]);
 
 interface SharedForm {
   bytes: Buffer;
@@ -352,11 +354,7 @@ export class GzipSplicer {
     const bytes = typeof text === 'string' ? Buffer.from(text) : text;
     for (let offset = 0; offset < bytes.length; offset += MAX_STORED) {
       const chunk = bytes.subarray(offset, offset + MAX_STORED);
-      const header = Buffer.allocUnsafe(5);
-      header[0] = 0x00; // BFINAL 0, BTYPE 00 (stored); the stream is byte-aligned after a full flush
-      header.writeUInt16LE(chunk.length, 1);
-      header.writeUInt16LE(~chunk.length & 0xffff, 3);
-      this.parts.push(header, chunk);
+      this.parts.push(storedHeader(chunk.length), chunk); // every piece ends byte-aligned (a flush)
     }
     this.crc = crc32(bytes, this.crc);
     this.length += bytes.length;
