@@ -109,7 +109,11 @@ export function deflateSegmentedPiece(plain: Buffer, shared: readonly SharedAt[]
     if (bytes.length < STORED_BELOW) deflated = storedBlock(bytes);
     else {
       const dictionary = at > 0 ? plain.subarray(Math.max(0, at - DICTIONARY), at) : undefined;
-      deflated = deflateRawSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH, ...(dictionary ? { dictionary } : {}) });
+      // A window no larger than what the segment can refer to: a smaller compressor is cheaper to
+      // set up (most own segments are a few hundred bytes) and compresses them as well.
+      let windowBits = 12;
+      while (windowBits < 15 && 1 << windowBits < bytes.length + (dictionary?.length ?? 0)) windowBits += 1;
+      deflated = deflateRawSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH, windowBits, memLevel: windowBits - 7, ...(dictionary ? { dictionary } : {}) });
     }
     segments.push({ plainLength: bytes.length, deflated, shared: null });
     at = end;
