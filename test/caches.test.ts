@@ -165,20 +165,21 @@ function projectConfigCacheContract(name: string, make: (claimTtlS: number) => {
       expect(await redis.exists(layout.legacyDeflated(key(3)))).toBe(0);
     });
 
-    it('answers from the stored entry only while it is the config: a config or rev changed by an older version is answered plain', async () => {
+    it("answers from the stored entry only while the older versions' entry key is absent: a config an older version wrote is answered plain", async () => {
       const { cache, layout } = make(10);
       await cache.writeIfCurrent([entry(key(6), 1, 10, 'r1')], await cache.generation(), 60, null);
       const [fromEntry] = await cache.lookupOrClaim([key(6)], [null], 't', { deflated: true });
       expect(fromEntry?.status).toBe('cached-deflated');
-      // An older version's writer: config and rev (and its own entry key), never this version's entry.
+      // An older version's write: config, rev and its own entry key, never this version's entry.
       await redis.set(layout.config(key(6)), '{"newer":true}', 'EX', 60);
       await redis.set(layout.rev(key(6)), 'r2', 'EX', 60);
+      await redis.set(layout.legacyDeflated(key(6)), 'older format', 'EX', 60);
       expect(await cache.lookupOrClaim([key(6)], [null], 't', { deflated: true })).toEqual([{ status: 'cached', json: Buffer.from('{"newer":true}') }]);
-      // ... and its disable (the rev deleted, the config disabled).
+      // ... and its disable (the config disabled, the rev deleted, its entry key written).
       await redis.set(layout.config(key(6)), DISABLED_JSON, 'EX', 60);
       await redis.del(layout.rev(key(6)));
       expect(await cache.lookupOrClaim([key(6)], [null], 't', { deflated: true })).toEqual([{ status: 'cached', json: Buffer.from(DISABLED_JSON) }]);
-      // This version's own disable stores an entry without a rev, which is taken.
+      // This version's own writes delete the older key, and the entry is taken again.
       await cache.disableCached([key(6)]);
       const [disabled] = await cache.lookupOrClaim([key(6)], [null], 't', { deflated: true });
       expect(disabled?.status).toBe('cached-deflated');

@@ -273,39 +273,26 @@ export interface ProjectConfigCacheOptions {
  * key is compressed with the config (it recurs inside it) instead of travelling as plain glue.
  */
 export function replyEntryPiece(publicKey: string, json: string): Buffer {
-  return storedForms(publicKey, json, [], null).piece;
+  return storedForms(publicKey, json, []).piece;
 }
 
 /*
- * A stored entry starts with the rev of the config it was made from (a byte of length, then the
- * rev; empty for a config without one): a reader takes the entry only while the config's `.rev`
- * says the same. Writers of this version set config, rev and entry together, but a process of an
- * older version (a rolling upgrade) writes configs and revs without touching this key, and a
- * reader must not answer from an entry that no longer is the config.
+ * Writers of this version set a config and its entry together and delete the older versions'
+ * entry key; a process of an older version (a rolling upgrade) writes the config and that older
+ * key, never this one. So an entry is current only while the older key is absent: a reader takes
+ * the entry only then (both keys are in the config's slot, read in one round trip).
  */
 
-/** The stored value of an entry: its config's rev, then the piece. */
-function withRev(rev: string | null, piece: Buffer): Buffer {
-  const revBytes = Buffer.from(rev ?? ''); // UTF-8, as the `.rev` key is written
-  if (revBytes.length > 255) throw new Error('a rev longer than 255 bytes');
-  return Buffer.concat([Buffer.from([revBytes.length]), revBytes, piece]);
-}
-
-/** The piece of a stored entry when it was made from the config whose `.rev` is `rev` (null: none stored), else null. */
-export function currentPiece(stored: Buffer, rev: Buffer | null): DeflatedPiece | null {
-  if (stored.length < 1) return null;
-  const revLength = stored[0];
-  if (stored.length < 1 + revLength) return null;
-  const storedRev = stored.subarray(1, 1 + revLength);
-  if (rev === null ? revLength !== 0 : !storedRev.equals(rev)) return null;
-  return decodePiece(stored.subarray(1 + revLength));
+/** The piece of a stored entry, unless the older versions' entry key (`legacy`) says it is stale. */
+export function currentPiece(stored: Buffer, legacy: Buffer | null): DeflatedPiece | null {
+  return legacy === null ? decodePiece(stored) : null;
 }
 
 /**
  * What is stored for one config: its bytes and its reply entry's piece. The config bytes are a
  * view into the entry's own encoding, so a config is turned into UTF-8 once, not twice.
  */
-function storedForms(publicKey: string, json: string, shared: readonly SharedSpan[], rev: string | null): { config: Buffer; piece: Buffer } {
+function storedForms(publicKey: string, json: string, shared: readonly SharedSpan[]): { config: Buffer; piece: Buffer } {
   const head = `"${publicKey}":`;
   const entry = Buffer.from(head + json);
   const headBytes = Buffer.byteLength(head);
@@ -319,7 +306,7 @@ function storedForms(publicKey: string, json: string, shared: readonly SharedSpa
       shared.map((span) => ({ offset: headBytes + (ascii ? span.start : Buffer.byteLength(json.slice(0, span.start))), text: span.text })),
     );
   }
-  return { config: entry.subarray(headBytes), piece: withRev(rev, encodePiece(piece)) };
+  return { config: entry.subarray(headBytes), piece: encodePiece(piece) };
 }
 
 export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisLayout, options: ProjectConfigCacheOptions): ProjectConfigCache {
@@ -369,7 +356,7 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
   async function writeOnCluster(entries: readonly ConfigWriteEntry[], startedAt: number, ttlS: number, claimToken: string | null) {
     const flags = await Promise.all(
       entries.map((e) => {
-        const stored = storedForms(e.publicKey, e.json, e.shared ?? [], e.rev);
+        const stored = storedForms(e.publicKey, e.json, e.shared ?? []);
         return r.relayWriteKey(5, layout.config(e.publicKey), layout.deflated(e.publicKey), layout.computedAt(e.publicKey), layout.claim(e.publicKey), layout.legacyDeflated(e.publicKey), startedAt, e.rev ?? '', ttlS, claimToken ?? '', stored.config, stored.piece);
       }),
     );
@@ -407,8 +394,8 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
         return results as LookupResult[];
       }
       if (lookup.deflated) {
-        // Each entry with its config's rev: an entry is taken only while it is the config's (currentPiece).
-        const read = await mgetBuffer(wanted.flatMap((i) => [layout.deflated(publicKeys[i]), layout.rev(publicKeys[i])]));
+        // Each entry with the older versions' entry key, in the same slot: see currentPiece.
+        const read = await mgetBuffer(wanted.flatMap((i) => [layout.deflated(publicKeys[i]), layout.legacyDeflated(publicKeys[i])]));
         wanted = wanted.filter((i, j) => {
           const stored = read[2 * j];
           const piece = stored ? currentPiece(stored, read[2 * j + 1]) : null;
@@ -457,7 +444,7 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
           layout.legacyDeflated(e.publicKey),
         );
         // Compressed once here, so no reply ever compresses a config.
-        const stored = storedForms(e.publicKey, e.json, e.shared ?? [], e.rev);
+        const stored = storedForms(e.publicKey, e.json, e.shared ?? []);
         args.push(stored.config, e.rev ?? '', stored.piece);
       }
       if (claimToken) for (const e of entries) keys.push(layout.claim(e.publicKey));
