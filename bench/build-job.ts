@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
-import { deleteKeysWithPrefix } from '../src/caches/redis';
+import { deleteKeysWithPrefix, type RedisClient } from '../src/caches/redis';
 import { loadSettings } from '../src/config/settings';
 import { createContainer } from '../src/container';
 import { computeOptionsOf, computeProjectConfigs } from '../src/db/compute-configs';
@@ -17,6 +17,8 @@ import { createDatabase } from './fleet';
  * (`writeIfCurrent`, which also compresses each reply entry). CPU time of this process only, so
  * PostgreSQL's and Redis's own work is not in it; the median of the repetitions is printed.
  * With `BUILD_JOB_PROFILE=<file>`, a CPU profile of the measured jobs only (not the seeding).
+ * Also prints how long Redis ran the jobs' write scripts (its SLOWLOG, lowered for the run and
+ * restored): Redis runs one command at a time, so every poll waits behind a running script.
  */
 
 const repetitions = Number(process.argv[2] ?? 20);
@@ -24,6 +26,25 @@ const profileFile = process.env.BUILD_JOB_PROFILE;
 
 function post(session: Session, method: string): Promise<unknown> {
   return new Promise((resolve, reject) => session.post(method, (error, result) => (error ? reject(error) : resolve(result))));
+}
+
+/** Lowers Redis's SLOWLOG threshold to 0.2 ms; `stop` restores it and returns the script runs' durations (µs) per job. */
+async function watchScripts(redis: RedisClient): Promise<{ stop(): Promise<number[]> }> {
+  const setting = async (name: string) => ((await redis.config('GET', name)) as string[])[1];
+  const saved = { threshold: await setting('slowlog-log-slower-than'), length: await setting('slowlog-max-len') };
+  await redis.config('SET', 'slowlog-log-slower-than', '200');
+  await redis.config('SET', 'slowlog-max-len', '10000');
+  await redis.slowlog('RESET');
+  return {
+    async stop() {
+      const entries = (await redis.slowlog('GET', 10000)) as [number, number, number, (string | Buffer)[]][];
+      await redis.config('SET', 'slowlog-log-slower-than', saved.threshold);
+      await redis.config('SET', 'slowlog-max-len', saved.length);
+      const scripts = entries.filter((e) => String(e[3][0]).toLowerCase().startsWith('eval')).map((e) => e[2]);
+      // The newest first: the measured jobs' scripts (the warm-up jobs' are the oldest).
+      return scripts.slice(0, Math.round((scripts.length * repetitions) / (repetitions + 3)));
+    },
+  };
 }
 
 async function main(): Promise<void> {
@@ -37,6 +58,7 @@ async function main(): Promise<void> {
     const seeded = await seed(container.orm.em.fork(), { orgs: 5, projects: 100, keys: 1, slugPrefix: 'job' });
     const options = computeOptionsOf(container.settings);
     const samples: { compute: number; write: number; wall: number; bytes: number }[] = [];
+    const slowlog = await watchScripts(container.redis);
     const session = profileFile ? new Session() : null;
     if (session) {
       session.connect();
@@ -61,6 +83,7 @@ async function main(): Promise<void> {
       writeFileSync(profileFile as string, JSON.stringify(profile));
       session.disconnect();
     }
+    const scripts = await slowlog.stop();
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const compute = median(samples.map((s) => s.compute));
     const write = median(samples.map((s) => s.write));
@@ -68,7 +91,8 @@ async function main(): Promise<void> {
       `500-key build job, median of ${repetitions}: CPU ${(compute + write).toFixed(1)} ms ` +
         `(load + build ${compute.toFixed(1)} ms, write ${write.toFixed(1)} ms), ` +
         `${((compute + write) / seeded.publicKeys.length).toFixed(3)} ms per key; wall ${median(samples.map((s) => s.wall)).toFixed(1)} ms; ` +
-        `${Math.round(samples[0].bytes / seeded.publicKeys.length)} B per config\n`,
+        `${Math.round(samples[0].bytes / seeded.publicKeys.length)} B per config\n` +
+        `write scripts in Redis (SLOWLOG, ≥ 0.2 ms): ${(scripts.length / repetitions).toFixed(1)} per job, median ${(median(scripts) / 1000).toFixed(1)} ms, longest ${(Math.max(...scripts) / 1000).toFixed(1)} ms\n`,
     );
   } finally {
     await deleteKeysWithPrefix(container.redis, prefix).catch(() => undefined);

@@ -30,6 +30,8 @@ const only = onlyArg ? new Set(onlyArg.split(',')) : null;
 const cluster = process.argv.includes('--cluster') || only?.has('cluster') === true;
 /** `--api-node-options="--max-semi-space-size=16"`: NODE_OPTIONS of the API process only (V8 settings vs throughput). */
 const apiNodeOptions = process.argv.find((a) => a.startsWith('--api-node-options='))?.slice('--api-node-options='.length);
+/** `--worker-node-options=...`: the same for the two workers (a profiler preload, say). */
+const workerNodeOptions = process.argv.find((a) => a.startsWith('--worker-node-options='))?.slice('--worker-node-options='.length);
 const SIZES = quick
   ? { warmSeconds: 1, hotSeconds: 3, hotPool: 500, coldOrgs: 10, coldProjects: 100, invalidationProjects: 300, dedupePollers: 20, dedupeKeys: 300, stormFill: 200 }
   : { warmSeconds: 5, hotSeconds: 15, hotPool: 1000, coldOrgs: 100, coldProjects: 100, invalidationProjects: 1000, dedupePollers: 50, dedupeKeys: 1000, stormFill: 2500 };
@@ -331,7 +333,7 @@ async function main(): Promise<void> {
     const workers: Proc[] = [];
     for (let i = 1; i <= 2; i++) {
       const port = await freePort();
-      workers.push(await startProcess(`worker-${i}`, 'workers/worker.js', { ...env, WORKER_PORT: String(port) }, port));
+      workers.push(await startProcess(`worker-${i}`, 'workers/worker.js', { ...env, WORKER_PORT: String(port), ...(workerNodeOptions === undefined ? {} : { NODE_OPTIONS: workerNodeOptions }) }, port));
     }
     procs.push(...workers);
     const workerSum = async (name: string, labels: Record<string, string> = {}) => (await Promise.all(workers.map((w) => metric(w.url, name, labels)))).reduce((a, c) => a + c, 0);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConfigGenerations } from '../src/caches/config-generations';
 import { redisLayout, type RedisLayout } from '../src/caches/layout';
-import { createRedisProjectConfigCache, DISABLED_JSON, type ConfigWriteEntry, type ProjectConfigCache } from '../src/caches/project-config-cache';
+import { createRedisProjectConfigCache, DISABLED_JSON, WRITE_CHUNK_ENTRIES, type ConfigWriteEntry, type ProjectConfigCache } from '../src/caches/project-config-cache';
 import { createRequestPathRedis, deleteKeysWithPrefix, type RedisClient } from '../src/caches/redis';
 import { GzipSplicer } from '../src/caches/gzip-splice';
 import { gunzipSync } from 'node:zlib';
@@ -107,6 +107,26 @@ function projectConfigCacheContract(name: string, make: (claimTtlS: number) => {
       expect((await cache.lookupOrClaim([key(1), key(2), key(3)], [null, null, null], 'next')).map((r) => r.status)).toEqual(['claimed', 'claimed', 'claimed']);
       // A reading taken after the changes writes fine.
       expect((await cache.writeIfCurrent([entry(key(1), 1, 10)], await cache.generation(), 60, null)).written).toEqual([key(1)]);
+    });
+
+    it('writes a job larger than one write command in chunks: flags in entry order, refusals in every chunk, every claim released', async () => {
+      const { cache, layout } = make(10);
+      const generations = createConfigGenerations(redis, layout, { markerTtlMs: 60_000 });
+      const count = WRITE_CHUNK_ENTRIES * 2 + 5;
+      const keys = Array.from({ length: count }, (_, i) => key(1000 + i));
+      // Every seventh key belongs to project 20, which changes after the reading: refused wherever it sits.
+      const projectOf = (i: number) => (i % 7 === 3 ? 20 : 10);
+      await cache.lookupOrClaim(keys, keys.map(() => null), 'big-job');
+      const startedAt = await cache.generation();
+      await generations.recordChange({ scope: 'project', organizationId: 1, projectId: 20 });
+      const entries = keys.map((publicKey, i) => entry(publicKey, 1, projectOf(i), `r${i}`));
+      const result = await cache.writeIfCurrent(entries, startedAt, 60, 'big-job');
+      expect(result.written).toEqual(keys.filter((_, i) => projectOf(i) === 10));
+      expect(result.refused).toEqual(keys.filter((_, i) => projectOf(i) === 20));
+      expect(result.refused.length).toBeGreaterThan(2);
+      for (const i of [0, WRITE_CHUNK_ENTRIES, count - 1]) expect(await relayReads(layout, keys[i])).toEqual([entries[i].json, `r${i}`]);
+      expect(await relayReads(layout, keys[3])).toEqual([null, null]);
+      expect((await cache.lookupOrClaim(keys, keys.map(() => null), 'next')).filter((r) => r.status === 'claimed').length).toBe(result.refused.length);
     });
 
     it('disables only keys that are cached, and removes their revs', async () => {

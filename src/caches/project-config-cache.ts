@@ -309,6 +309,30 @@ function storedForms(publicKey: string, json: string, shared: readonly SharedSpa
   return { config: entry.subarray(headBytes), piece: encodePiece(piece) };
 }
 
+/**
+ * Entries per write command. A 500-key job written as one command held every entry's stored
+ * forms (~15 KiB each) and one command buffer of all of them (~7 MiB) at once; in chunks, the
+ * next chunk is compressed while the previous one is on its way to Redis, and at most two
+ * chunks' bytes are alive. Each entry is guarded by its own stamps, so a chunk is as correct on
+ * its own as the whole job was.
+ */
+export const WRITE_CHUNK_ENTRIES = 64;
+
+/** Runs `write` over `entries` in chunks, the next chunk prepared while the one before is in flight; the flags in entry order. */
+async function inWriteChunks<T>(entries: readonly T[], write: (chunk: readonly T[]) => Promise<number[]>): Promise<number[]> {
+  const flags: number[] = [];
+  let inFlight: Promise<number[]> | null = null;
+  for (let start = 0; start < entries.length; start += WRITE_CHUNK_ENTRIES) {
+    const sent = write(entries.slice(start, start + WRITE_CHUNK_ENTRIES));
+    // Awaited below; until then a failure of this chunk must not count as unhandled.
+    sent.catch(() => undefined);
+    if (inFlight) flags.push(...(await inFlight));
+    inFlight = sent;
+  }
+  if (inFlight) flags.push(...(await inFlight));
+  return flags;
+}
+
 export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisLayout, options: ProjectConfigCacheOptions): ProjectConfigCache {
   const r = withCommands(redis);
   const claimTtlMs = String(options.claimTtlS * 1000);
@@ -353,16 +377,39 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
     });
   }
 
-  async function writeOnCluster(entries: readonly ConfigWriteEntry[], startedAt: number, ttlS: number, claimToken: string | null) {
+  /** One script for `chunk`: each entry written unless a stamp says its data changed after `startedAt`. */
+  function writeChunk(chunk: readonly ConfigWriteEntry[], startedAt: number, ttlS: number, claimToken: string | null): Promise<number[]> {
+    const keys: string[] = [layout.generation];
+    const args: (string | number | Buffer)[] = [startedAt, ttlS, claimToken ?? '', chunk.length];
+    for (const e of chunk) {
+      keys.push(
+        layout.config(e.publicKey),
+        layout.rev(e.publicKey),
+        layout.deflated(e.publicKey),
+        layout.stamp.organization(e.organizationId),
+        layout.stamp.project(e.projectId),
+        layout.stamp.key(e.publicKey),
+        layout.legacyDeflated(e.publicKey),
+      );
+      // Compressed once here, so no reply ever compresses a config.
+      const stored = storedForms(e.publicKey, e.json, e.shared ?? []);
+      args.push(stored.config, e.rev ?? '', stored.piece);
+    }
+    if (claimToken) for (const e of chunk) keys.push(layout.claim(e.publicKey));
+    return r.relayWriteIfCurrent(keys.length, ...keys, ...args);
+  }
+
+  /** On a cluster, one script per key (its config, entry and claim share a slot), then the revs of those written. */
+  async function writeChunkOnCluster(chunk: readonly ConfigWriteEntry[], startedAt: number, ttlS: number, claimToken: string | null): Promise<number[]> {
     const flags = await Promise.all(
-      entries.map((e) => {
+      chunk.map((e) => {
         const stored = storedForms(e.publicKey, e.json, e.shared ?? []);
         return r.relayWriteKey(5, layout.config(e.publicKey), layout.deflated(e.publicKey), layout.computedAt(e.publicKey), layout.claim(e.publicKey), layout.legacyDeflated(e.publicKey), startedAt, e.rev ?? '', ttlS, claimToken ?? '', stored.config, stored.piece);
       }),
     );
-    const written = entries.filter((_, i) => flags[i] === 1);
+    const written = chunk.filter((_, i) => flags[i] === 1);
     await Promise.all(written.map((e) => r.relayWriteRev(2, layout.rev(e.publicKey), layout.revComputedAt(e.publicKey), startedAt, e.rev ?? '', ttlS)));
-    return { written: written.map((e) => e.publicKey), refused: entries.filter((_, i) => flags[i] !== 1).map((e) => e.publicKey) };
+    return flags;
   }
 
   return {
@@ -430,25 +477,7 @@ export function createRedisProjectConfigCache(redis: RedisClient, layout: RedisL
 
     async writeIfCurrent(entries, startedAt, ttlS, claimToken) {
       if (entries.length === 0) return { written: [], refused: [] };
-      if (cluster) return writeOnCluster(entries, startedAt, ttlS, claimToken);
-      const keys: string[] = [layout.generation];
-      const args: (string | number | Buffer)[] = [startedAt, ttlS, claimToken ?? '', entries.length];
-      for (const e of entries) {
-        keys.push(
-          layout.config(e.publicKey),
-          layout.rev(e.publicKey),
-          layout.deflated(e.publicKey),
-          layout.stamp.organization(e.organizationId),
-          layout.stamp.project(e.projectId),
-          layout.stamp.key(e.publicKey),
-          layout.legacyDeflated(e.publicKey),
-        );
-        // Compressed once here, so no reply ever compresses a config.
-        const stored = storedForms(e.publicKey, e.json, e.shared ?? []);
-        args.push(stored.config, e.rev ?? '', stored.piece);
-      }
-      if (claimToken) for (const e of entries) keys.push(layout.claim(e.publicKey));
-      const flags = await r.relayWriteIfCurrent(keys.length, ...keys, ...args);
+      const flags = await inWriteChunks(entries, (chunk) => (cluster ? writeChunkOnCluster(chunk, startedAt, ttlS, claimToken) : writeChunk(chunk, startedAt, ttlS, claimToken)));
       const written: string[] = [];
       const refused: string[] = [];
       entries.forEach((e, i) => (flags[i] === 1 ? written : refused).push(e.publicKey));
