@@ -30,7 +30,7 @@ function post(session: Session, method: string): Promise<unknown> {
 
 /** Lowers Redis's SLOWLOG threshold to 0.2 ms; `stop` restores it and returns the script runs' durations (µs) per job. */
 async function watchScripts(redis: RedisClient): Promise<{ stop(): Promise<number[]> }> {
-  const setting = async (name: string) => ((await redis.config('GET', name)) as string[])[1];
+  const setting = async (name: string) => (await redis.config('GET', name))[1];
   const saved = { threshold: await setting('slowlog-log-slower-than'), length: await setting('slowlog-max-len') };
   await redis.config('SET', 'slowlog-log-slower-than', '200');
   await redis.config('SET', 'slowlog-max-len', '10000');
