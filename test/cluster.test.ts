@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConfigGenerations } from '../src/caches/config-generations';
 import { redisLayout } from '../src/caches/layout';
-import { createRedisProjectConfigCache, DISABLED_JSON, type ConfigWriteEntry } from '../src/caches/project-config-cache';
+import { createRedisProjectConfigCache, DISABLED_JSON, WRITE_CHUNK_ENTRIES, type ConfigWriteEntry } from '../src/caches/project-config-cache';
 import { clusterGetMany, createRequestPathRedis, deleteKeysWithPrefix, isCluster, isRedisUnavailable, scanNodes, type RedisClient } from '../src/caches/redis';
 import { JOB_KIND_NAMES, jobKinds } from '../src/jobs/registry';
 import { Organization } from '../src/db/entities';
@@ -64,12 +64,16 @@ describe('the caches on a Redis Cluster', () => {
 
   it('claims, writes and answers keys of many slots; refuses a write computed from an older generation', async () => {
     const cache = createRedisProjectConfigCache(redis, layout, { claimTtlS: 10 });
-    const keys = Array.from({ length: 30 }, (_, i) => key(i + 1));
+    // More keys than one write chunk, so the write spans chunks here too.
+    const keys = Array.from({ length: WRITE_CHUNK_ENTRIES + 6 }, (_, i) => key(i + 1));
     expect((await cache.lookupOrClaim(keys, keys.map(() => null), 'job')).every((r) => r.status === 'claimed')).toBe(true);
     expect((await cache.lookupOrClaim(keys, keys.map(() => null), 'other')).every((r) => r.status === 'in-flight')).toBe(true);
     const g = await cache.generation();
-    expect((await cache.writeIfCurrent(keys.map((k) => entry(k, `r${k}`)), g, 60, 'job')).written).toHaveLength(30);
-    expect(await reads(keys[0])).toEqual([entry(keys[0], `r${keys[0]}`).json, `r${keys[0]}`]);
+    expect((await cache.writeIfCurrent(keys.map((k) => entry(k, `r${k}`)), g, 60, 'job')).written).toEqual(keys);
+    for (const k of [keys[0], keys.at(-1)!]) expect(await reads(k)).toEqual([entry(k, `r${k}`).json, `r${k}`]);
+    // Every claim of the job was released, in every chunk.
+    expect((await cache.lookupOrClaim(keys.slice(-3), [null, null, null], 'after')).map((r) => r.status)).toEqual(['cached', 'cached', 'cached']);
+    expect(await Promise.all(keys.map((k) => redis.exists(layout.claim(k))))).toEqual(keys.map(() => 0));
     expect(await cache.lookupOrClaim([keys[1]], [`r${keys[1]}`], 't')).toEqual([{ status: 'unchanged' }]);
     // Without bytes (a reply over the reply budget): cached keys found, not read; a missing one claimed.
     const heldBack = await cache.lookupOrClaim([...keys.slice(0, 10), key(99)], [...keys.slice(0, 10).map(() => null), null], 'budget', { withoutBytes: true });
