@@ -6,6 +6,7 @@ import { createRequestPathRedis, deleteKeysWithPrefix, type RedisClient } from '
 import { GzipSplicer } from '../src/caches/gzip-splice';
 import { gunzipSync } from 'node:zlib';
 import { testSettings, uniquePrefix } from './support/harness';
+import { TcpProxy } from './support/tcp-proxy';
 
 let redis: RedisClient;
 const prefixes: string[] = [];
@@ -257,5 +258,36 @@ describe('Redis layout', () => {
     expect(layout.config(key(1))).toBe(`p:relayconfig:${key(1)}`);
     expect(layout.rev(key(1))).toBe(`p:relayconfig:${key(1)}.rev`);
     expect(redisLayout('').config(key(1))).toBe(`relayconfig:${key(1)}`);
+  });
+});
+
+describe('a chunked write when Redis goes away in the middle', () => {
+  it('fails the write (not a hang), and leaves no rejection of the chunks still in flight unhandled', async () => {
+    const target = new URL(testSettings().redisUrl);
+    // Latency keeps the first chunks in flight when the connection is cut.
+    const proxy = await new TcpProxy(target.hostname, Number(target.port || 6379), 30).start();
+    const proxied = createRequestPathRedis(testSettings({ REDIS_URL: `redis://127.0.0.1:${proxy.port}` }), 'caches-test-cut');
+    proxied.on('error', () => undefined);
+    await new Promise((resolve) => proxied.once('ready', resolve));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const layout = freshLayout();
+      const cache = createRedisProjectConfigCache(proxied, layout, { claimTtlS: 10 });
+      const keys = Array.from({ length: WRITE_CHUNK_ENTRIES * 3 }, (_, i) => key(5000 + i));
+      const startedAt = await cache.generation();
+      const write = cache.writeIfCurrent(keys.map((k) => entry(k)), startedAt, 60, null);
+      setTimeout(() => proxy.cut(), 10);
+      await expect(write).rejects.toThrow();
+      // The first two chunks were both in flight at the cut: the write reports the first failure,
+      // the second one's must not surface as an unhandled rejection.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      proxied.disconnect();
+      await proxy.close();
+    }
   });
 });
