@@ -12,7 +12,8 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production
-# glibc's allocator: blocks of 64 KiB or more are mapped apart and given back when freed (src/launch-env.ts).
+# glibc's allocator: blocks of 64 KiB or more are mapped apart and given back when freed; the
+# workers' and `all`'s value (src/launch-env.ts). The API's is lower: docker-compose.yml sets it.
 ENV MALLOC_MMAP_THRESHOLD_=65536
 WORKDIR /app
 COPY --from=build /app/package.json ./

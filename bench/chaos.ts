@@ -18,7 +18,7 @@ import { JOB_KIND_NAMES, jobKind } from '../src/jobs/registry';
 import { TcpProxy } from '../test/support/tcp-proxy';
 import { createDatabase, freePort } from './fleet';
 import { prng } from '../test/support/prng';
-import { LAUNCH_ENV } from '../src/launch-env';
+import { LAUNCH_ENV, launchRoleOf } from '../src/launch-env';
 
 /**
  * The chaos run (the CI test and `npm run soak`): separate API and worker processes reach
@@ -168,7 +168,7 @@ interface Role {
 async function startRole(role: Role): Promise<void> {
   const port = await freePort();
   role.url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [path.join(distDir(), role.script)], { env: { ...LAUNCH_ENV, ...role.env, [role.portVariable]: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(distDir(), role.script)], { env: { ...LAUNCH_ENV[launchRoleOf(role.script) ?? 'all'], ...role.env, [role.portVariable]: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
   role.child = child;
   const keep = (d: Buffer) => (role.tail = (role.tail + d.toString()).slice(-4000));
   child.stdout.on('data', keep);

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Client } from 'pg';
-import { LAUNCH_ENV } from '../src/launch-env';
+import { LAUNCH_ENV, launchRoleOf } from '../src/launch-env';
 
 /** Starting the service from its compiled output as separate processes, and watching their memory. */
 
@@ -30,12 +30,13 @@ export interface Proc {
 }
 
 /**
- * Runs `node <script>` with env, on top of the environment the service ships with (LAUNCH_ENV, as
- * the Dockerfile and `npm start` set it; the floors get it too); waits for `<url>/healthz` (or
- * `readyText` on stdout).
+ * Runs `node <script>` with env, on top of the environment its role ships with (LAUNCH_ENV, as
+ * the Dockerfile, compose and `npm start` set it; the floors, which stand in for the API, get the
+ * API's); waits for `<url>/healthz` (or `readyText` on stdout).
  */
 export async function startProcess(name: string, script: string, env: NodeJS.ProcessEnv, port: number, args: string[] = [], readyText?: string): Promise<Proc> {
-  const child = spawn(process.execPath, [path.join(DIST, script), ...args], { env: { ...LAUNCH_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const launch = LAUNCH_ENV[launchRoleOf(script) ?? 'api'];
+  const child = spawn(process.execPath, [path.join(DIST, script), ...args], { env: { ...launch, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));

@@ -1,15 +1,32 @@
 /**
- * Environment the service's processes are started with: the Dockerfile, the `npm start` scripts
- * and the benchmark all set it (test/launch-env.test.ts checks they agree). glibc's allocator reads
- * it before any JavaScript runs, so the process cannot set it for itself.
+ * Environment each role's processes are started with: the Dockerfile and docker-compose.yml, the
+ * `npm start` scripts and the benchmark all set it (test/launch-env.test.ts checks they agree).
+ * glibc's allocator reads it before any JavaScript runs, so a process cannot set it for itself.
  *
- * `MALLOC_MMAP_THRESHOLD_=65536`: every allocation of 64 KiB or more gets its own mapping, given
- * back to the system when freed. Node allocates a new 64 KiB buffer for each socket read, so an API
- * reads ~1 MiB of fresh buffers from Redis per plain 100-config reply; with glibc's default
- * (a threshold that rises to the largest block freed so far) those land in the main heap, which
- * only shrinks from its top and so stays at its high-water mark. Measured with `npm run bench --
- * --only hot`, one run each in the same minutes, 2 cores: the API's RSS after the hot path 203 MB
- * with the setting vs 229–231 MB without, peak 226 vs 255 MB, CPU per request unchanged
- * (0.80 vs 0.74 ms plain, 0.83 vs 0.86 ms realistic). Only glibc reads it; elsewhere it is inert.
+ * `MALLOC_MMAP_THRESHOLD_`: blocks of at least this size get a mapping of their own, given back to
+ * the system when freed; smaller ones come from the main heap, which only shrinks from its top and
+ * so stays near its high-water mark. glibc's default threshold rises to the largest block freed so
+ * far, so every buffer lands in that heap sooner or later.
+ * - The API reads each socket into a new 64 KiB buffer (trimmed to what arrived): ~1 MiB of fresh
+ *   buffers from Redis per plain 100-config reply. At 16 KiB, `--quick --only hot`, alternating
+ *   with 64 KiB: RSS during the hot path 174–185 vs 193–198 MB, peak 196–203 vs 212–227 MB, the
+ *   same CPU per request; 64 KiB against glibc's default (`--only hot`): 203 vs 229–231 MB after
+ *   the hot path.
+ * - A worker's compressors allocate 16–64 KiB buffers on every call, which at 16 KiB would each be
+ *   mapped and unmapped: the cold fill took 5.5–5.7 s at 0.57–0.60 ms of worker CPU per key
+ *   against 4.6 s and 0.49 ms. Workers, and the single-process `all` role, take 64 KiB.
+ * Only glibc reads it; elsewhere it is inert.
  */
-export const LAUNCH_ENV = { MALLOC_MMAP_THRESHOLD_: '65536' } as const;
+export type LaunchRole = 'api' | 'worker' | 'all';
+
+export const LAUNCH_ENV: Readonly<Record<LaunchRole, Readonly<Record<string, string>>>> = {
+  api: { MALLOC_MMAP_THRESHOLD_: '16384' },
+  worker: { MALLOC_MMAP_THRESHOLD_: '65536' },
+  all: { MALLOC_MMAP_THRESHOLD_: '65536' },
+};
+
+/** The role a compiled entry point runs (`workers/<role>.js`), if it is one. */
+export function launchRoleOf(script: string): LaunchRole | null {
+  const match = /(?:^|\/)workers\/(api|worker|all)\.js$/.exec(script);
+  return match ? (match[1] as LaunchRole) : null;
+}

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { commands } from '../src/cli/commands';
 import { SETTING_NAMES } from '../src/config/settings';
+import { LAUNCH_ENV } from '../src/launch-env';
 import type { Container } from '../src/container';
 import { createApp } from '../src/http/app';
 import { closeServer, listen } from '../src/http/server';
@@ -76,7 +77,9 @@ describe('docker-compose.yml', () => {
   });
 
   it('sets only settings src/config/settings.ts knows on our containers', () => {
-    const unknown = ours.flatMap(([name, s]) => environmentNames(s).filter((key) => !SETTING_NAMES.includes(key)).map((key) => `${name}: ${key}`));
+    // Settings, and the allocator's launch environment (src/launch-env.ts, test/launch-env.test.ts).
+    const launchNames = Object.values(LAUNCH_ENV).flatMap((env) => Object.keys(env));
+    const unknown = ours.flatMap(([name, s]) => environmentNames(s).filter((key) => !SETTING_NAMES.includes(key) && !launchNames.includes(key)).map((key) => `${name}: ${key}`));
     expect(unknown).toEqual([]);
     // The check reads something: the shared app environment is on every one of them.
     for (const [, s] of ours) expect(environmentNames(s)).toContain('DATABASE_URL');
