@@ -276,12 +276,16 @@ async function storm(b: Bench): Promise<void> {
   const repetitions = quick ? 1 : 3;
   // The fill must last long enough to trust (≥ 2 s alone): on a fast machine the default size
   // fills sooner, so a first fill alone sizes it (not in --quick).
+  // Fresh keys to fill (10 organizations), and the time to fill them: the probe is measured as the fills are.
+  const fillKeys = async (size: number, slugPrefix: string) => (await seed(b.container.orm.em.fork(), { orgs: 10, projects: size / 10, keys: 1, slugPrefix })).publicKeys;
+  const timedFill = async (keys: string[]) => {
+    const started = Date.now();
+    await b.relay.pollAll(keys, { timeoutMs: 120_000 });
+    return Date.now() - started;
+  };
   let fillSize = SIZES.stormFill;
   if (!quick) {
-    const probe = await seed(b.container.orm.em.fork(), { orgs: 10, projects: fillSize / 10, keys: 1, slugPrefix: 'stormprobe' });
-    const probeStarted = Date.now();
-    await b.relay.pollAll(probe.publicKeys, { timeoutMs: 120_000 });
-    const probeMs = Date.now() - probeStarted;
+    const probeMs = await timedFill(await fillKeys(fillSize, 'stormprobe'));
     if (probeMs < STORM_FILL_MIN_MS) fillSize = Math.min(STORM_FILL_MAX_KEYS, Math.ceil((fillSize * (STORM_FILL_MIN_MS * 1.25)) / probeMs / 500) * 500);
     log(`storm: ${SIZES.stormFill} keys filled alone in ${seconds(probeMs)} s; the fill is ${fillSize} keys`);
   }
@@ -291,19 +295,15 @@ async function storm(b: Bench): Promise<void> {
   const during: number[] = [];
   let stillRunning = 0;
   for (let rep = 0; rep < repetitions; rep++) {
-    const aloneKeys = await seed(b.container.orm.em.fork(), { orgs: 10, projects: fillSize / 10, keys: 1, slugPrefix: `alone${rep}` });
-    const duringKeys = await seed(b.container.orm.em.fork(), { orgs: 10, projects: fillSize / 10, keys: 1, slugPrefix: `storm${rep}` });
-    const aloneStarted = Date.now();
-    await b.relay.pollAll(aloneKeys.publicKeys, { timeoutMs: 120_000 });
-    alone.push(Date.now() - aloneStarted);
+    const aloneKeys = await fillKeys(fillSize, `alone${rep}`);
+    const duringKeys = await fillKeys(fillSize, `storm${rep}`);
+    alone.push(await timedFill(aloneKeys));
     // Every organization of the cached set changes; once the API has answered the PUTs and the
     // workers are recomputing, the fill starts (so it competes with invalidations, not with PUTs).
     const invalidatedBefore = await invalidated();
     await Promise.all(stormed.organizations.map((o, i) => b.admin.putSensitiveFields(o.slug, [`storm-${rep}-${i}`])));
     await waitUntil(async () => (await invalidated()) > invalidatedBefore, 30_000);
-    const stormStarted = Date.now();
-    await b.relay.pollAll(duringKeys.publicKeys, { timeoutMs: 120_000 });
-    during.push(Date.now() - stormStarted);
+    during.push(await timedFill(duringKeys));
     if ((await invalidated()) - invalidatedBefore < stormed.organizations.length) stillRunning += 1;
     // Let this repetition's invalidations finish before the next one's fill alone.
     await waitUntil(async () => (await invalidated()) - invalidatedBefore >= stormed.organizations.length, 120_000).catch(() => undefined);
